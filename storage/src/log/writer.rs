@@ -1,0 +1,322 @@
+//! The log writer: group commit behind one flusher thread.
+//!
+//! Committers encode their record into a shared buffer under a short lock
+//! (which assigns the lsn) and wait. The flusher takes everything queued,
+//! writes it with one `write`, makes it durable with one `fdatasync`, checks
+//! the lease, publishes the durable mark and wakes the committers. While one
+//! sync is in flight the next batch accumulates, so N concurrent committers
+//! share each sync.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use super::frame::{self, FILE_HEADER_LEN, MAX_PAYLOAD};
+use super::mark::MarkWriter;
+use super::{file_name, find_end};
+use crate::Lsn;
+use crate::blob::sync_dir;
+use crate::error::{Error, Result};
+use crate::lease::Lease;
+
+#[derive(Clone, Debug)]
+pub struct LogWriterOptions {
+    /// Start a new file once the current one exceeds this many bytes.
+    pub rollover_bytes: u64,
+}
+
+impl Default for LogWriterOptions {
+    fn default() -> Self {
+        LogWriterOptions {
+            rollover_bytes: 64 << 20,
+        }
+    }
+}
+
+struct Queue {
+    buf: Vec<u8>,
+    /// Lsn of the first record in `buf`.
+    first: Lsn,
+    next: Lsn,
+    failed: bool,
+    shutdown: bool,
+}
+
+struct Durable {
+    lsn: Lsn,
+    failure: Option<Error>,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    queued: Condvar,
+    durable: Mutex<Durable>,
+    durable_cv: Condvar,
+    syncs: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub struct LogWriter {
+    shared: Arc<Shared>,
+    flusher: Mutex<Option<JoinHandle<()>>>,
+    lease: Arc<Lease>,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for LogWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogWriter")
+            .field("dir", &self.dir)
+            .field("epoch", &self.lease.epoch())
+            .field("durable", &self.durable_lsn())
+            .finish()
+    }
+}
+
+/// The file being appended to.
+struct Active {
+    file: File,
+    path: PathBuf,
+    len: u64,
+}
+
+fn create_file(dir: &Path, start: Lsn, epoch: u64) -> Result<Active> {
+    let path = dir.join(file_name(start, epoch));
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(Error::io("create", &path))?;
+    file.write_all_at(&frame::encode_file_header(epoch, start), 0)
+        .and_then(|()| file.sync_all())
+        .map_err(Error::io("write", &path))?;
+    sync_dir(dir)?;
+    Ok(Active {
+        file,
+        path,
+        len: FILE_HEADER_LEN as u64,
+    })
+}
+
+impl LogWriter {
+    /// Opens the log in `dir` for appending under `lease`: recovers the end of
+    /// the log, cuts a torn tail, and starts a new file after the last record.
+    pub fn open(dir: &Path, lease: Arc<Lease>, opts: LogWriterOptions) -> Result<LogWriter> {
+        std::fs::create_dir_all(dir).map_err(Error::io("create dir", dir))?;
+        let end = find_end(dir)?;
+        if let Some(torn) = &end.torn {
+            tracing::warn!(
+                path = %torn.path.display(),
+                valid = torn.valid_len,
+                len = torn.file_len,
+                "truncating torn log tail"
+            );
+            torn.truncate()?;
+        }
+        let epoch = lease.epoch();
+        let last = end.last_lsn;
+        let active = create_file(dir, last + 1, epoch)?;
+        let mark = MarkWriter::open(dir)?;
+        lease.check()?;
+        mark.publish(epoch, last)?;
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                buf: Vec::with_capacity(1 << 20),
+                first: last + 1,
+                next: last + 1,
+                failed: false,
+                shutdown: false,
+            }),
+            queued: Condvar::new(),
+            durable: Mutex::new(Durable {
+                lsn: last,
+                failure: None,
+            }),
+            durable_cv: Condvar::new(),
+            syncs: AtomicU64::new(0),
+        });
+        let flusher = {
+            let shared = shared.clone();
+            let lease = lease.clone();
+            let dir = dir.to_path_buf();
+            let dir_for_error = dir.clone();
+            std::thread::Builder::new()
+                .name("floe-log-flush".into())
+                .spawn(move || flush_loop(&shared, &lease, &dir, active, mark, opts))
+                .map_err(Error::io("spawn flusher for", dir_for_error))?
+        };
+        tracing::info!(dir = %dir.display(), epoch, last_lsn = last, "log open for writing");
+        Ok(LogWriter {
+            shared,
+            flusher: Mutex::new(Some(flusher)),
+            lease,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Queues a record and returns its lsn at once; it is durable only after
+    /// [`LogWriter::wait_durable`] returns for it.
+    pub fn submit(&self, kind: u8, payload: &[u8]) -> Result<Lsn> {
+        if payload.len() > MAX_PAYLOAD {
+            return Err(Error::InvalidRecord(format!(
+                "record of {} bytes exceeds the log's limit of {MAX_PAYLOAD}",
+                payload.len()
+            )));
+        }
+        let mut q = lock(&self.shared.queue);
+        if q.failed || q.shutdown {
+            drop(q);
+            return Err(self.failure());
+        }
+        let lsn = q.next;
+        q.next += 1;
+        if q.buf.is_empty() {
+            q.first = lsn;
+        }
+        frame::encode_frame(&mut q.buf, lsn, kind, payload);
+        drop(q);
+        self.shared.queued.notify_one();
+        Ok(lsn)
+    }
+
+    /// Blocks until `lsn` is durable and acknowledged by a live lease.
+    pub fn wait_durable(&self, lsn: Lsn) -> Result<()> {
+        let mut d = lock(&self.shared.durable);
+        loop {
+            if d.lsn >= lsn {
+                return Ok(());
+            }
+            if let Some(e) = &d.failure {
+                return Err(e.for_waiters());
+            }
+            d = self
+                .shared
+                .durable_cv
+                .wait(d)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Appends a record and returns once it is durable.
+    pub fn append(&self, kind: u8, payload: &[u8]) -> Result<Lsn> {
+        let lsn = self.submit(kind, payload)?;
+        self.wait_durable(lsn)?;
+        Ok(lsn)
+    }
+
+    pub fn durable_lsn(&self) -> Lsn {
+        lock(&self.shared.durable).lsn
+    }
+
+    /// How many group commits (fdatasyncs of records) have completed.
+    pub fn syncs(&self) -> u64 {
+        self.shared.syncs.load(Ordering::Relaxed)
+    }
+
+    pub fn lease(&self) -> &Arc<Lease> {
+        &self.lease
+    }
+
+    fn failure(&self) -> Error {
+        match &lock(&self.shared.durable).failure {
+            Some(e) => e.for_waiters(),
+            None => Error::WriterStopped("log writer is closed".into()),
+        }
+    }
+
+    /// Flushes what is queued and stops the flusher.
+    pub fn close(&self) {
+        lock(&self.shared.queue).shutdown = true;
+        self.shared.queued.notify_all();
+        if let Some(h) = lock(&self.flusher).take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn flush_loop(
+    shared: &Shared,
+    lease: &Lease,
+    dir: &Path,
+    mut active: Active,
+    mark: MarkWriter,
+    opts: LogWriterOptions,
+) {
+    let mut spare = Vec::with_capacity(1 << 20);
+    loop {
+        let (batch, first, last) = {
+            let mut q = lock(&shared.queue);
+            while q.buf.is_empty() && !q.shutdown {
+                q = shared.queued.wait(q).unwrap_or_else(|e| e.into_inner());
+            }
+            if q.buf.is_empty() {
+                return;
+            }
+            let batch = std::mem::replace(&mut q.buf, std::mem::take(&mut spare));
+            (batch, q.first, q.next - 1)
+        };
+        let result = flush_batch(lease, dir, &mut active, &mark, &batch, first, last, &opts);
+        let mut d = lock(&shared.durable);
+        match result {
+            Ok(()) => {
+                d.lsn = last;
+                shared.syncs.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "log flush failed; the writer stops");
+                d.failure = Some(e);
+                lock(&shared.queue).failed = true;
+            }
+        }
+        let stop = d.failure.is_some();
+        drop(d);
+        shared.durable_cv.notify_all();
+        if stop {
+            return;
+        }
+        spare = batch;
+        spare.clear();
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn flush_batch(
+    lease: &Lease,
+    dir: &Path,
+    active: &mut Active,
+    mark: &MarkWriter,
+    batch: &[u8],
+    first: Lsn,
+    last: Lsn,
+    opts: &LogWriterOptions,
+) -> Result<()> {
+    if active.len > FILE_HEADER_LEN as u64 && active.len + batch.len() as u64 > opts.rollover_bytes
+    {
+        *active = create_file(dir, first, lease.epoch())?;
+    }
+    active
+        .file
+        .write_all_at(batch, active.len)
+        .map_err(Error::io("write", &active.path))?;
+    active.len += batch.len() as u64;
+    active
+        .file
+        .sync_data()
+        .map_err(Error::io("fdatasync", &active.path))?;
+    // Durable, but only a writer that still holds the volume may say so.
+    lease.check()?;
+    mark.publish(lease.epoch(), last)
+}

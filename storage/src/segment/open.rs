@@ -1,0 +1,134 @@
+//! The open segment: appended batches, coalesced so scans see few chunks.
+
+use arrow::array::RecordBatch;
+use arrow::compute::concat_batches;
+use arrow::datatypes::SchemaRef;
+
+use crate::error::Result;
+use crate::schema::SegmentId;
+
+/// Chunks smaller than this are merged once enough of them pile up.
+const SMALL_CHUNK_ROWS: usize = 8192;
+const MAX_SMALL_CHUNKS: usize = 32;
+
+#[derive(Clone, Debug)]
+pub struct OpenSegment {
+    pub id: SegmentId,
+    schema: SchemaRef,
+    chunks: Vec<RecordBatch>,
+    /// Row number of the first row of each chunk.
+    starts: Vec<u32>,
+    rows: u32,
+    /// Index of the first chunk that may still be merged with later ones.
+    settled: usize,
+}
+
+impl OpenSegment {
+    pub fn new(id: SegmentId, schema: SchemaRef) -> Self {
+        OpenSegment {
+            id,
+            schema,
+            chunks: Vec::new(),
+            starts: Vec::new(),
+            rows: 0,
+            settled: 0,
+        }
+    }
+
+    /// An open segment that resumes from a checkpointed image of its first rows.
+    pub fn from_image(id: SegmentId, image: RecordBatch) -> Self {
+        let mut seg = OpenSegment::new(id, image.schema());
+        seg.rows = image.num_rows() as u32;
+        seg.starts.push(0);
+        seg.chunks.push(image);
+        seg.settled = 1;
+        seg
+    }
+
+    pub fn rows(&self) -> u32 {
+        self.rows
+    }
+
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    pub fn chunks(&self) -> &[RecordBatch] {
+        &self.chunks
+    }
+
+    /// Appends rows and returns the row number of the first.
+    pub fn append(&mut self, batch: RecordBatch) -> Result<u32> {
+        let first = self.rows;
+        if batch.num_rows() == 0 {
+            return Ok(first);
+        }
+        self.rows += batch.num_rows() as u32;
+        self.starts.push(first);
+        self.chunks.push(batch);
+        if self.chunks.len() - self.settled > MAX_SMALL_CHUNKS {
+            self.coalesce()?;
+        }
+        Ok(first)
+    }
+
+    fn coalesce(&mut self) -> Result<()> {
+        let merged = concat_batches(&self.schema, &self.chunks[self.settled..])?;
+        let start = self.starts[self.settled];
+        self.chunks.truncate(self.settled);
+        self.starts.truncate(self.settled);
+        let big = merged.num_rows() >= SMALL_CHUNK_ROWS;
+        self.chunks.push(merged);
+        self.starts.push(start);
+        if big {
+            self.settled = self.chunks.len();
+        }
+        Ok(())
+    }
+
+    /// The chunk holding `row` and the row's index within it.
+    pub fn locate(&self, row: u32) -> Option<(&RecordBatch, usize)> {
+        if row >= self.rows {
+            return None;
+        }
+        let i = self.starts.partition_point(|&s| s <= row) - 1;
+        Some((&self.chunks[i], (row - self.starts[i]) as usize))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray, Int64Array};
+    use arrow::datatypes::{DataType, Field, Int64Type, Schema};
+    use std::sync::Arc;
+
+    #[test]
+    fn rows_keep_their_numbers_through_coalescing() {
+        let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
+        let mut seg = OpenSegment::new(1, schema.clone());
+        let mut next = 0i64;
+        for n in [1usize, 3, 1, 5000, 2, 9000, 1, 1] {
+            for _ in 0..20 {
+                let vals: Vec<i64> = (next..next + n as i64).collect();
+                next += n as i64;
+                let b =
+                    RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vals))])
+                        .unwrap();
+                seg.append(b).unwrap();
+            }
+        }
+        assert_eq!(seg.rows() as i64, next);
+        assert!(seg.chunks().len() < 80, "{} chunks", seg.chunks().len());
+        for row in (0..next as u32).step_by(97).chain([next as u32 - 1]) {
+            let (chunk, i) = seg.locate(row).unwrap();
+            assert_eq!(
+                chunk.column(0).as_primitive::<Int64Type>().value(i),
+                row as i64
+            );
+        }
+        assert!(seg.locate(next as u32).is_none());
+        let total: usize = seg.chunks().iter().map(|c| c.column(0).len()).sum();
+        assert_eq!(total as i64, next);
+    }
+}
