@@ -1,0 +1,5 @@
+mod corruption;
+mod crash;
+mod fencing;
+mod follow;
+mod state;
