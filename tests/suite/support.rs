@@ -11,10 +11,16 @@ pub const ROLE_ENV: &str = "FLOE_SUITE_ROLE";
 pub fn spawn_role(name: &str, env: &[(&str, String)]) -> Child {
     let exe = std::env::current_exe().expect("test binary path");
     let mut cmd = Command::new(exe);
-    cmd.args([name, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
-        .env(ROLE_ENV, name)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+    cmd.args([
+        name,
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(ROLE_ENV, name)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -33,7 +39,11 @@ pub fn env_var(name: &str) -> String {
 /// A self-checking record payload: who wrote it, which one, and filler that
 /// depends on both, so a recovered payload proves it is intact.
 pub fn payload(writer: u32, seq: u32) -> Vec<u8> {
-    let len = 16 + (writer.wrapping_mul(7919).wrapping_add(seq.wrapping_mul(104_729)) % 400) as usize;
+    let len = 16
+        + (writer
+            .wrapping_mul(7919)
+            .wrapping_add(seq.wrapping_mul(104_729))
+            % 400) as usize;
     let mut v = Vec::with_capacity(len);
     v.extend_from_slice(&writer.to_le_bytes());
     v.extend_from_slice(&seq.to_le_bytes());

@@ -8,6 +8,7 @@
 
 mod frame;
 mod mark;
+mod notify;
 mod reader;
 mod tail;
 mod writer;

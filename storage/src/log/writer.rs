@@ -8,14 +8,19 @@
 //! share each sync.
 
 use std::fs::{File, OpenOptions};
+use std::future::Future;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use super::frame::{self, FILE_HEADER_LEN, MAX_PAYLOAD};
 use super::mark::MarkWriter;
+use super::notify::Event;
 use super::{file_name, find_end};
 use crate::Lsn;
 use crate::blob::sync_dir;
@@ -36,6 +41,9 @@ impl Default for LogWriterOptions {
     }
 }
 
+/// The longest a batch waits for more committers before it is synced.
+const MAX_GATHER: Duration = Duration::from_micros(500);
+
 struct Queue {
     buf: Vec<u8>,
     /// Lsn of the first record in `buf`.
@@ -45,16 +53,17 @@ struct Queue {
     shutdown: bool,
 }
 
-struct Durable {
-    lsn: Lsn,
-    failure: Option<Error>,
-}
-
 struct Shared {
     queue: Mutex<Queue>,
-    queued: Condvar,
-    durable: Mutex<Durable>,
-    durable_cv: Condvar,
+    /// Bumped when records are queued (or on shutdown): wakes the flusher.
+    queued: Event,
+    durable: AtomicU64,
+    failed: AtomicBool,
+    failure: Mutex<Option<Error>>,
+    /// Bumped after each group commit (or failure): wakes blocked committers.
+    synced: Event,
+    /// Async committers waiting for their lsn, woken after each group commit.
+    wakers: Mutex<Vec<(Lsn, Waker)>>,
     syncs: AtomicU64,
 }
 
@@ -134,12 +143,12 @@ impl LogWriter {
                 failed: false,
                 shutdown: false,
             }),
-            queued: Condvar::new(),
-            durable: Mutex::new(Durable {
-                lsn: last,
-                failure: None,
-            }),
-            durable_cv: Condvar::new(),
+            queued: Event::default(),
+            durable: AtomicU64::new(last),
+            failed: AtomicBool::new(false),
+            failure: Mutex::new(None),
+            synced: Event::default(),
+            wakers: Mutex::new(Vec::new()),
             syncs: AtomicU64::new(0),
         });
         let flusher = {
@@ -182,26 +191,39 @@ impl LogWriter {
         }
         frame::encode_frame(&mut q.buf, lsn, kind, payload);
         drop(q);
-        self.shared.queued.notify_one();
+        self.shared.queued.notify_all();
         Ok(lsn)
     }
 
     /// Blocks until `lsn` is durable and acknowledged by a live lease.
     pub fn wait_durable(&self, lsn: Lsn) -> Result<()> {
-        let mut d = lock(&self.shared.durable);
+        let shared = &self.shared;
         loop {
-            if d.lsn >= lsn {
+            let token = shared.synced.token();
+            if shared.durable.load(Ordering::SeqCst) >= lsn {
                 return Ok(());
             }
-            if let Some(e) = &d.failure {
-                return Err(e.for_waiters());
+            if shared.failed.load(Ordering::SeqCst) {
+                return Err(self.failure());
             }
-            d = self
-                .shared
-                .durable_cv
-                .wait(d)
-                .unwrap_or_else(|e| e.into_inner());
+            shared.synced.wait(token, None);
         }
+    }
+
+    /// Resolves once `lsn` is durable and acknowledged: the async form of
+    /// [`LogWriter::wait_durable`], for committers that are tasks, not threads.
+    pub fn durable(&self, lsn: Lsn) -> Durable {
+        Durable {
+            shared: self.shared.clone(),
+            lsn,
+        }
+    }
+
+    /// Appends a record and resolves once it is durable.
+    pub async fn append_async(&self, kind: u8, payload: &[u8]) -> Result<Lsn> {
+        let lsn = self.submit(kind, payload)?;
+        self.durable(lsn).await?;
+        Ok(lsn)
     }
 
     /// Appends a record and returns once it is durable.
@@ -212,7 +234,7 @@ impl LogWriter {
     }
 
     pub fn durable_lsn(&self) -> Lsn {
-        lock(&self.shared.durable).lsn
+        self.shared.durable.load(Ordering::SeqCst)
     }
 
     /// How many group commits (fdatasyncs of records) have completed.
@@ -225,10 +247,7 @@ impl LogWriter {
     }
 
     fn failure(&self) -> Error {
-        match &lock(&self.shared.durable).failure {
-            Some(e) => e.for_waiters(),
-            None => Error::WriterStopped("log writer is closed".into()),
-        }
+        self.shared.failure()
     }
 
     /// Flushes what is queued and stops the flusher.
@@ -237,6 +256,64 @@ impl LogWriter {
         self.shared.queued.notify_all();
         if let Some(h) = lock(&self.flusher).take() {
             let _ = h.join();
+        }
+    }
+}
+
+impl Shared {
+    fn failure(&self) -> Error {
+        match &*lock(&self.failure) {
+            Some(e) => e.for_waiters(),
+            None => Error::WriterStopped("log writer is closed".into()),
+        }
+    }
+
+    fn wake(&self, failed: bool) {
+        self.synced.notify_all();
+        let durable = self.durable.load(Ordering::SeqCst);
+        let ready: Vec<Waker> = {
+            let mut wakers = lock(&self.wakers);
+            if wakers.is_empty() {
+                return;
+            }
+            let (ready, waiting) = std::mem::take(&mut *wakers)
+                .into_iter()
+                .partition(|(lsn, _)| failed || *lsn <= durable);
+            *wakers = waiting;
+            ready.into_iter().map(|(_, w)| w).collect()
+        };
+        ready.into_iter().for_each(Waker::wake);
+    }
+}
+
+/// The future returned by [`LogWriter::durable`].
+pub struct Durable {
+    shared: Arc<Shared>,
+    lsn: Lsn,
+}
+
+impl Future for Durable {
+    type Output = Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let shared = &self.shared;
+        let check = || {
+            if shared.durable.load(Ordering::SeqCst) >= self.lsn {
+                Some(Ok(()))
+            } else if shared.failed.load(Ordering::SeqCst) {
+                Some(Err(shared.failure()))
+            } else {
+                None
+            }
+        };
+        if let Some(done) = check() {
+            return Poll::Ready(done);
+        }
+        lock(&shared.wakers).push((self.lsn, cx.waker().clone()));
+        // The flusher may have finished between the check and the push.
+        match check() {
+            Some(done) => Poll::Ready(done),
+            None => Poll::Pending,
         }
     }
 }
@@ -256,35 +333,59 @@ fn flush_loop(
     opts: LogWriterOptions,
 ) {
     let mut spare = Vec::with_capacity(1 << 20);
+    // The committers woken by one sync come back at once with their next
+    // records; a batch taken the moment the first arrives would leave the
+    // rest for the sync after. So when fewer records are queued than the last
+    // batch held, wait a little (at most half a sync) for the others.
+    let mut last_batch = 0u64;
+    let mut last_sync = Duration::ZERO;
+    let mut gather_until: Option<Instant> = None;
     loop {
+        let token = shared.queued.token();
         let (batch, first, last) = {
             let mut q = lock(&shared.queue);
-            while q.buf.is_empty() && !q.shutdown {
-                q = shared.queued.wait(q).unwrap_or_else(|e| e.into_inner());
-            }
             if q.buf.is_empty() {
-                return;
+                if q.shutdown {
+                    return;
+                }
+                drop(q);
+                shared.queued.wait(token, None);
+                continue;
             }
+            let queued = q.next - q.first;
+            if queued < last_batch && !q.shutdown {
+                let until = *gather_until
+                    .get_or_insert_with(|| Instant::now() + (last_sync / 2).min(MAX_GATHER));
+                let now = Instant::now();
+                if now < until {
+                    drop(q);
+                    shared.queued.wait(token, Some(until - now));
+                    continue;
+                }
+            }
+            gather_until = None;
+            last_batch = queued;
             let batch = std::mem::replace(&mut q.buf, std::mem::take(&mut spare));
             (batch, q.first, q.next - 1)
         };
+        let sync_started = Instant::now();
         let result = flush_batch(lease, dir, &mut active, &mark, &batch, first, last, &opts);
-        let mut d = lock(&shared.durable);
+        let failed = result.is_err();
         match result {
             Ok(()) => {
-                d.lsn = last;
+                last_sync = sync_started.elapsed();
+                shared.durable.store(last, Ordering::SeqCst);
                 shared.syncs.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => {
                 tracing::error!(error = %e, "log flush failed; the writer stops");
-                d.failure = Some(e);
+                *lock(&shared.failure) = Some(e);
                 lock(&shared.queue).failed = true;
+                shared.failed.store(true, Ordering::SeqCst);
             }
         }
-        let stop = d.failure.is_some();
-        drop(d);
-        shared.durable_cv.notify_all();
-        if stop {
+        shared.wake(failed);
+        if failed {
             return;
         }
         spare = batch;

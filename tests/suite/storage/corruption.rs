@@ -18,14 +18,25 @@ use floe_storage::{ColumnDef, ColumnType, Error, Record, TableDef, Txn, TxnOp};
 use crate::support::{check_payload, payload};
 
 fn lease(volume: &Volume) -> Arc<Lease> {
-    Lease::acquire(volume.store().clone(), "test", Duration::from_secs(5), Acquire::Force).unwrap()
+    Lease::acquire(
+        volume.store().clone(),
+        "test",
+        Duration::from_secs(5),
+        Acquire::Force,
+    )
+    .unwrap()
 }
 
 /// A volume with `n` payload records in one log file; returns the file and each record's offset.
 fn log_with_records(n: u32) -> (tempfile::TempDir, Volume, PathBuf, Vec<u64>) {
     let dir = tempfile::tempdir().unwrap();
     let volume = Volume::open(dir.path()).unwrap();
-    let w = LogWriter::open(&volume.log_dir(), lease(&volume), LogWriterOptions::default()).unwrap();
+    let w = LogWriter::open(
+        &volume.log_dir(),
+        lease(&volume),
+        LogWriterOptions::default(),
+    )
+    .unwrap();
     for i in 0..n {
         w.append(7, &payload(1, i)).unwrap();
     }
@@ -50,8 +61,14 @@ fn flip(path: &Path, at: u64) {
 
 fn assert_corrupt(err: Error, path: &Path, offset: u64) {
     match err {
-        Error::Corrupt { path: p, offset: o, .. } => {
-            assert_eq!((p.as_path(), o), (path, offset), "error names the wrong place");
+        Error::Corrupt {
+            path: p, offset: o, ..
+        } => {
+            assert_eq!(
+                (p.as_path(), o),
+                (path, offset),
+                "error names the wrong place"
+            );
         }
         other => panic!("expected a corruption error, got {other}"),
     }
@@ -63,13 +80,25 @@ fn flipped_byte_in_the_middle_of_the_log_is_named() {
     // Damage the payload of record 40: later records are intact, so it is corruption.
     flip(&file, offsets[40] + 20);
     let err = read_log(&volume.log_dir(), 1, |_| Ok(())).unwrap_err();
-    assert!(err.to_string().contains(&file.display().to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&file.display().to_string()),
+        "{err}"
+    );
     assert_corrupt(err, &file, offsets[40]);
     // Also a damaged length field, and opening for writing refuses too.
     let (_dir2, volume2, file2, offsets2) = log_with_records(50);
     flip(&file2, offsets2[10] + 2);
-    assert_corrupt(read_log(&volume2.log_dir(), 1, |_| Ok(())).unwrap_err(), &file2, offsets2[10]);
-    let err = LogWriter::open(&volume2.log_dir(), lease(&volume2), LogWriterOptions::default()).unwrap_err();
+    assert_corrupt(
+        read_log(&volume2.log_dir(), 1, |_| Ok(())).unwrap_err(),
+        &file2,
+        offsets2[10],
+    );
+    let err = LogWriter::open(
+        &volume2.log_dir(),
+        lease(&volume2),
+        LogWriterOptions::default(),
+    )
+    .unwrap_err();
     assert_corrupt(err, &file2, offsets2[10]);
 }
 
@@ -77,7 +106,11 @@ fn flipped_byte_in_the_middle_of_the_log_is_named() {
 fn damaged_log_header_is_named() {
     let (_dir, volume, file, _) = log_with_records(5);
     flip(&file, 3);
-    assert_corrupt(read_log(&volume.log_dir(), 1, |_| Ok(())).unwrap_err(), &file, 0);
+    assert_corrupt(
+        read_log(&volume.log_dir(), 1, |_| Ok(())).unwrap_err(),
+        &file,
+        0,
+    );
 }
 
 #[test]
@@ -98,10 +131,20 @@ fn torn_tail_recovers_to_the_last_whole_record() {
     // A flipped byte in the very last record is a torn tail as well: nothing follows it.
     let (_dir2, volume2, file2, offsets2) = log_with_records(10);
     flip(&file2, offsets2[9] + 18);
-    assert_eq!(read_log(&volume2.log_dir(), 1, |_| Ok(())).unwrap().last_lsn, 9);
+    assert_eq!(
+        read_log(&volume2.log_dir(), 1, |_| Ok(()))
+            .unwrap()
+            .last_lsn,
+        9
+    );
 
     // The next writer cuts the tail and continues right after the last record.
-    let w = LogWriter::open(&volume.log_dir(), lease(&volume), LogWriterOptions::default()).unwrap();
+    let w = LogWriter::open(
+        &volume.log_dir(),
+        lease(&volume),
+        LogWriterOptions::default(),
+    )
+    .unwrap();
     assert_eq!(fs::metadata(&file).unwrap().len(), offsets[99]);
     assert_eq!(w.append(7, &payload(2, 0)).unwrap(), 100);
     w.close();
@@ -128,7 +171,9 @@ fn schema_and_rows(n: i64) -> (TableDef, RecordBatch) {
         def.arrow_schema(),
         vec![
             Arc::new(Int64Array::from_iter_values(0..n)),
-            Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("name-{i}")))),
+            Arc::new(StringArray::from_iter_values(
+                (0..n).map(|i| format!("name-{i}")),
+            )),
         ],
     )
     .unwrap();
@@ -158,7 +203,12 @@ fn flipped_byte_in_a_segment_file_is_named() {
         fs::copy(&path, store.locate(&key)).unwrap();
         flip(&store.locate(&key), at);
         let err = SealedSegment::open(store, &key, &def.arrow_schema()).unwrap_err();
-        let Error::Corrupt { path: p, offset, .. } = &err else { panic!("{err}") };
+        let Error::Corrupt {
+            path: p, offset, ..
+        } = &err
+        else {
+            panic!("{err}")
+        };
         assert_eq!(p, &store.locate(&key));
         if at < 300_001 {
             assert_eq!(*offset, at / 65536 * 65536, "{err}");
@@ -173,7 +223,13 @@ fn flipped_byte_in_a_manifest_is_named() {
     let (def, batch) = schema_and_rows(1000);
     let w = VolumeWriter::open(volume.clone(), WriterOptions::default()).unwrap();
     w.commit(&Record::Ddl(Ddl::CreateTable(def))).unwrap();
-    w.commit(&Record::Txn(Txn { ops: vec![TxnOp::Insert { table: 1, rows: batch }] })).unwrap();
+    w.commit(&Record::Txn(Txn {
+        ops: vec![TxnOp::Insert {
+            table: 1,
+            rows: batch,
+        }],
+    }))
+    .unwrap();
     let lsn = w.checkpoint().unwrap();
     w.close();
     let manifest = dir.path().join(format!("manifests/{lsn:020}.manifest"));

@@ -26,9 +26,17 @@ fn child_committers() {
     }
     let volume = Volume::open(env_var("FLOE_VOLUME")).unwrap();
     let round: u32 = env_var("FLOE_ROUND").parse().unwrap();
-    let lease = Lease::acquire(volume.store().clone(), "crash child", LEASE, Acquire::WaitForExpiry(Duration::from_secs(10))).unwrap();
+    let lease = Lease::acquire(
+        volume.store().clone(),
+        "crash child",
+        LEASE,
+        Acquire::WaitForExpiry(Duration::from_secs(10)),
+    )
+    .unwrap();
     // Small files, so that kills also land around rollovers.
-    let opts = LogWriterOptions { rollover_bytes: 256 << 10 };
+    let opts = LogWriterOptions {
+        rollover_bytes: 256 << 10,
+    };
     let log = Arc::new(LogWriter::open(&volume.log_dir(), lease, opts).unwrap());
     println!("READY");
     let out = Arc::new(Mutex::new(std::io::stdout()));
@@ -89,28 +97,49 @@ fn acknowledged_commits_survive_kill_9() {
             }
             acks
         });
-        ready_rx.recv_timeout(Duration::from_secs(30)).expect("child became ready");
+        ready_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("child became ready");
         std::thread::sleep(Duration::from_millis(rng.random_range(20..250)));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let acks = reader.join().unwrap();
-        assert!(!acks.is_empty() || round > 0, "the first round acknowledged nothing");
+        assert!(
+            !acks.is_empty() || round > 0,
+            "the first round acknowledged nothing"
+        );
         for (lsn, who) in acks {
-            assert!(acked.insert(lsn, who).is_none(), "lsn {lsn} acknowledged twice");
+            assert!(
+                acked.insert(lsn, who).is_none(),
+                "lsn {lsn} acknowledged twice"
+            );
         }
 
         // Everything acknowledged, in any round so far, is there and intact.
         let mut seen = BTreeMap::new();
         let end = read_log(&volume.log_dir(), 1, |r| {
-            let who = check_payload(&r.payload).unwrap_or_else(|| panic!("lsn {} holds an invented payload", r.lsn));
+            let who = check_payload(&r.payload)
+                .unwrap_or_else(|| panic!("lsn {} holds an invented payload", r.lsn));
             seen.insert(r.lsn, who);
             Ok(())
         })
         .unwrap();
-        assert_eq!(seen.len() as u64, end.last_lsn, "lsns are 1..=last without gaps");
+        assert_eq!(
+            seen.len() as u64,
+            end.last_lsn,
+            "lsns are 1..=last without gaps"
+        );
         for (lsn, who) in &acked {
-            assert_eq!(seen.get(lsn), Some(who), "round {round}: acknowledged lsn {lsn} lost or changed");
+            assert_eq!(
+                seen.get(lsn),
+                Some(who),
+                "round {round}: acknowledged lsn {lsn} lost or changed"
+            );
         }
     }
-    assert!(acked.len() > 100, "only {} commits acknowledged in 20 rounds", acked.len());
+    assert!(
+        acked.len() > 100,
+        "only {} commits acknowledged in 20 rounds",
+        acked.len()
+    );
 }

@@ -23,8 +23,23 @@ fn child_writer() {
         return;
     }
     let volume = Volume::open(env_var("FLOE_VOLUME")).unwrap();
-    let lease = Lease::acquire(volume.store().clone(), "follow child", Duration::from_secs(5), Acquire::IfFree).unwrap();
-    let log = Arc::new(LogWriter::open(&volume.log_dir(), lease, LogWriterOptions { rollover_bytes: 64 << 10 }).unwrap());
+    let lease = Lease::acquire(
+        volume.store().clone(),
+        "follow child",
+        Duration::from_secs(5),
+        Acquire::IfFree,
+    )
+    .unwrap();
+    let log = Arc::new(
+        LogWriter::open(
+            &volume.log_dir(),
+            lease,
+            LogWriterOptions {
+                rollover_bytes: 64 << 10,
+            },
+        )
+        .unwrap(),
+    );
     let threads: Vec<_> = (0..THREADS)
         .map(|t| {
             let log = log.clone();
@@ -56,11 +71,18 @@ fn reader_process_follows_writer_process() {
     let stdout = child.stdout.take().unwrap();
     let done = std::thread::spawn(move || {
         // Read to the end, so that the child never writes into a closed pipe.
-        let lines: Vec<String> = BufReader::new(stdout).lines().map_while(Result::ok).collect();
+        let lines: Vec<String> = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect();
         lines
             .iter()
             // The harness may print its own words before ours on the same line.
-            .find_map(|l| l.split("DONE ").nth(1).and_then(|n| n.trim().parse::<u64>().ok()))
+            .find_map(|l| {
+                l.split("DONE ")
+                    .nth(1)
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+            })
     });
 
     let total = (THREADS * PER_THREAD) as u64;
@@ -68,8 +90,13 @@ fn reader_process_follows_writer_process() {
     let started = Instant::now();
     let mut expected_lsn = 1;
     while expected_lsn <= total {
-        assert!(started.elapsed() < PATIENCE, "follower stalled at lsn {expected_lsn}");
-        let Some(r) = tail.next(Duration::from_millis(500)).unwrap() else { continue };
+        assert!(
+            started.elapsed() < PATIENCE,
+            "follower stalled at lsn {expected_lsn}"
+        );
+        let Some(r) = tail.next(Duration::from_millis(500)).unwrap() else {
+            continue;
+        };
         assert_eq!(r.lsn, expected_lsn, "records arrive in order, once each");
         let (t, seq) = check_payload(&r.payload).expect("intact payload");
         // Each writer thread's records appear in the order it appended them.
@@ -79,7 +106,14 @@ fn reader_process_follows_writer_process() {
     }
     assert_eq!(done.join().unwrap(), Some(total));
     assert!(child.wait().unwrap().success());
-    assert!(tail.next(Duration::from_millis(100)).unwrap().is_none(), "nothing beyond the last record");
+    assert!(
+        tail.next(Duration::from_millis(100)).unwrap().is_none(),
+        "nothing beyond the last record"
+    );
     let files = floe_storage::log::list_files(&volume.log_dir()).unwrap();
-    assert!(files.len() > 3, "the writer rolled over to new files ({} files)", files.len());
+    assert!(
+        files.len() > 3,
+        "the writer rolled over to new files ({} files)",
+        files.len()
+    );
 }

@@ -32,7 +32,9 @@ fn rows(def: &TableDef, ids: std::ops::Range<i64>) -> RecordBatch {
         def.arrow_schema(),
         vec![
             Arc::new(Int64Array::from_iter_values(ids.clone())),
-            Arc::new(StringArray::from_iter(ids.map(|i| (i % 7 != 0).then(|| format!("row {i}"))))),
+            Arc::new(StringArray::from_iter(
+                ids.map(|i| (i % 7 != 0).then(|| format!("row {i}"))),
+            )),
         ],
     )
     .unwrap()
@@ -67,7 +69,10 @@ fn assert_same(a: &Snapshot, b: &Snapshot) {
     assert_eq!(a.lsn, b.lsn);
     assert_eq!(a.next_segment, b.next_segment);
     assert_eq!(a.meta, b.meta);
-    assert_eq!(a.tables.keys().collect::<Vec<_>>(), b.tables.keys().collect::<Vec<_>>());
+    assert_eq!(
+        a.tables.keys().collect::<Vec<_>>(),
+        b.tables.keys().collect::<Vec<_>>()
+    );
     for (id, ta) in &a.tables {
         let tb = &b.tables[id];
         assert_eq!(ta.def, tb.def);
@@ -76,7 +81,11 @@ fn assert_same(a: &Snapshot, b: &Snapshot) {
                 .iter()
                 .map(|s| {
                     let data = concat_batches(&t.schema, &s.batches).unwrap();
-                    let deletes: Vec<u32> = s.deletes.as_ref().map(|d| d.iter().collect()).unwrap_or_default();
+                    let deletes: Vec<u32> = s
+                        .deletes
+                        .as_ref()
+                        .map(|d| d.iter().collect())
+                        .unwrap_or_default();
                     (s.id, s.rows, data, deletes)
                 })
                 .collect::<Vec<_>>()
@@ -88,8 +97,10 @@ fn assert_same(a: &Snapshot, b: &Snapshot) {
 fn workload(w: &VolumeWriter) {
     let t1 = table(1, 1000);
     let t2 = table(2, 1 << 20);
-    w.commit(&Record::Ddl(Ddl::CreateTable(t1.clone()))).unwrap();
-    w.commit(&Record::Ddl(Ddl::CreateTable(t2.clone()))).unwrap();
+    w.commit(&Record::Ddl(Ddl::CreateTable(t1.clone())))
+        .unwrap();
+    w.commit(&Record::Ddl(Ddl::CreateTable(t2.clone())))
+        .unwrap();
     w.commit(&Record::Ddl(Ddl::SetMeta {
         key: "db/db".into(),
         value: Some(b"{}".to_vec()),
@@ -107,12 +118,27 @@ fn workload(w: &VolumeWriter) {
     // Delete every 10th row of table 1 by address, in one transaction with an update.
     let addrs: Vec<RowAddr> = (0..2500u32)
         .step_by(10)
-        .map(|i| RowAddr { segment: 1 + if i < 1000 { 0 } else if i < 2000 { 2 } else { 3 }, row: i % 1000 })
+        .map(|i| RowAddr {
+            segment: 1 + if i < 1000 {
+                0
+            } else if i < 2000 {
+                2
+            } else {
+                3
+            },
+            row: i % 1000,
+        })
         .collect();
     w.commit(&Record::Txn(Txn {
         ops: vec![
-            TxnOp::Delete { table: 1, rows: addrs },
-            TxnOp::Insert { table: 1, rows: rows(&t1, 5000..5001) },
+            TxnOp::Delete {
+                table: 1,
+                rows: addrs,
+            },
+            TxnOp::Insert {
+                table: 1,
+                rows: rows(&t1, 5000..5001),
+            },
         ],
     }))
     .unwrap();
@@ -127,11 +153,17 @@ fn writer_state_equals_replay_and_replay_is_deterministic() {
     let snap = w.snapshot();
     // Segment ids: t1 open=1, t2 open=2, then t1 froze 1 (->3) and 3 (->4).
     let t1 = &snap.tables[&1];
-    assert_eq!(t1.segments.iter().map(|s| (s.id, s.kind, s.rows)).collect::<Vec<_>>(), vec![
-        (1, SegmentKind::Frozen, 1000),
-        (3, SegmentKind::Frozen, 1000),
-        (4, SegmentKind::Open, 501),
-    ]);
+    assert_eq!(
+        t1.segments
+            .iter()
+            .map(|s| (s.id, s.kind, s.rows))
+            .collect::<Vec<_>>(),
+        vec![
+            (1, SegmentKind::Frozen, 1000),
+            (3, SegmentKind::Frozen, 1000),
+            (4, SegmentKind::Open, 501),
+        ]
+    );
     let ids = live_ids(&snap, 1);
     assert_eq!(ids.len(), 2500 - 250 + 1);
     assert!(ids.iter().all(|i| i % 10 != 0 || *i == 5000));
@@ -155,7 +187,10 @@ fn writer_state_equals_replay_and_replay_is_deterministic() {
 fn checkpoint_then_more_log_recovers_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let volume = Volume::open(dir.path()).unwrap();
-    let opts = WriterOptions { lease: Duration::from_millis(500), ..Default::default() };
+    let opts = WriterOptions {
+        lease: Duration::from_millis(500),
+        ..Default::default()
+    };
     let w = VolumeWriter::open(volume.clone(), opts.clone()).unwrap();
     workload(&w);
     w.flush_frozen().unwrap();
@@ -163,7 +198,10 @@ fn checkpoint_then_more_log_recovers_exactly() {
     w.checkpoint().unwrap();
     w.commit(&insert(1, rows(&t1, 9000..9600))).unwrap();
     w.commit(&Record::Txn(Txn {
-        ops: vec![TxnOp::Delete { table: 1, rows: vec![RowAddr { segment: 4, row: 0 }] }],
+        ops: vec![TxnOp::Delete {
+            table: 1,
+            rows: vec![RowAddr { segment: 4, row: 0 }],
+        }],
     }))
     .unwrap();
     let cp2 = w.checkpoint().unwrap();
@@ -181,7 +219,13 @@ fn checkpoint_then_more_log_recovers_exactly() {
     let (lsn, ranges) = w2.commit(&insert(1, rows(&t1, 20_000..20_001))).unwrap();
     assert_eq!(lsn, expected.lsn + 1);
     let open = expected.tables[&1].segments.last().unwrap();
-    assert_eq!(ranges[0].first, RowAddr { segment: open.id, row: open.rows });
+    assert_eq!(
+        ranges[0].first,
+        RowAddr {
+            segment: open.id,
+            row: open.rows
+        }
+    );
     w2.close();
 }
 
@@ -198,7 +242,11 @@ fn follower_converges_and_sees_whole_transactions() {
     let mut late = Follower::open(&volume).unwrap();
     let t1 = table(1, 1000);
     for i in 0..20 {
-        w.commit(&insert(1, rows(&t1, 100_000 + i * 100..100_000 + i * 100 + 100))).unwrap();
+        w.commit(&insert(
+            1,
+            rows(&t1, 100_000 + i * 100..100_000 + i * 100 + 100),
+        ))
+        .unwrap();
     }
     let target = w.with_state(|s| s.applied_lsn());
     assert!(f.catch_up(target, Duration::from_secs(10)).unwrap());
@@ -207,7 +255,16 @@ fn follower_converges_and_sees_whole_transactions() {
     assert_same(&expected, &f.snapshot());
     assert_same(&expected, &late.snapshot());
     // Each applied transaction is whole: live rows come in hundreds.
-    assert_eq!(live_ids(&f.snapshot(), 1).iter().filter(|i| **i >= 100_000).count(), 2000);
-    assert_eq!(f.state().table(1).unwrap().live_rows(), expected.tables[&1].live_rows());
+    assert_eq!(
+        live_ids(&f.snapshot(), 1)
+            .iter()
+            .filter(|i| **i >= 100_000)
+            .count(),
+        2000
+    );
+    assert_eq!(
+        f.state().table(1).unwrap().live_rows(),
+        expected.tables[&1].live_rows()
+    );
     w.close();
 }
