@@ -268,3 +268,60 @@ fn follower_converges_and_sees_whole_transactions() {
     );
     w.close();
 }
+
+#[test]
+fn checkpoints_remove_the_log_and_files_nobody_needs() {
+    use floe_storage::log::{LogWriterOptions, list_files};
+    let dir = tempfile::tempdir().unwrap();
+    let volume = Volume::open(dir.path()).unwrap();
+    let opts = WriterOptions {
+        log: LogWriterOptions {
+            rollover_bytes: 8 << 10,
+        },
+        ..Default::default()
+    };
+    let w = VolumeWriter::open(volume.clone(), opts).unwrap();
+    let t1 = table(1, 1000);
+    w.commit(&Record::Ddl(Ddl::CreateTable(t1.clone())))
+        .unwrap();
+    let mut next = 0;
+    let mut fill = |w: &VolumeWriter| {
+        for _ in 0..40 {
+            w.commit(&insert(1, rows(&t1, next..next + 50))).unwrap();
+            next += 50;
+        }
+    };
+    fill(&w);
+    let files_before = list_files(&volume.log_dir()).unwrap().len();
+    assert!(files_before > 3, "{files_before} log files");
+    let cp1 = w.checkpoint().unwrap();
+    fill(&w);
+    let cp2 = w.checkpoint().unwrap();
+    fill(&w);
+    w.checkpoint().unwrap();
+    // Only the log after the oldest kept checkpoint (cp2) remains.
+    let files = list_files(&volume.log_dir()).unwrap();
+    assert!(
+        files[0].start <= cp2 + 1 && files[0].start > cp1,
+        "log starts at {}",
+        files[0].start
+    );
+    let manifests = floe_storage::checkpoint::list(volume.store().as_ref()).unwrap();
+    assert_eq!(manifests.len(), 2);
+    // Superseded open-segment images are gone; what remains still recovers.
+    let images = std::fs::read_dir(dir.path().join("segments/0000000001"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".open")
+        })
+        .count();
+    assert!(images <= 2, "{images} open images kept");
+    let expected = w.snapshot();
+    w.close();
+    assert_same(&expected, &volume.load_state().unwrap().snapshot());
+    assert_eq!(live_ids(&expected, 1).len(), 6000);
+}
