@@ -2,4 +2,6 @@
 
 pub mod maintenance;
 pub mod mysql;
+pub mod primary;
+pub mod sql;
 pub mod status;

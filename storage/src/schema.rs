@@ -33,6 +33,8 @@ pub enum ColumnType {
     Date32,
     /// Microseconds since the epoch, no time zone.
     TimestampMicros,
+    /// A signed duration in microseconds (MySQL TIME).
+    TimeMicros,
 }
 
 impl ColumnType {
@@ -54,6 +56,7 @@ impl ColumnType {
             ColumnType::Binary => DataType::Binary,
             ColumnType::Date32 => DataType::Date32,
             ColumnType::TimestampMicros => DataType::Timestamp(TimeUnit::Microsecond, None),
+            ColumnType::TimeMicros => DataType::Time64(TimeUnit::Microsecond),
         }
     }
 }

@@ -2,7 +2,8 @@
 //! is appended (group commit), made durable, then applied in lsn order, so
 //! the primary's state is exactly what every reader rebuilds from the log.
 
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::checkpoint;
@@ -41,13 +42,16 @@ struct Applied {
     state: State,
     /// Set when a record could not be applied: the writer stops.
     poisoned: Option<String>,
+    /// Submitted records not yet applied, in lsn order.
+    pending: VecDeque<(Lsn, Record)>,
+    /// Outcomes of applied records whose committers have not collected them.
+    results: HashMap<Lsn, Result<Vec<InsertedRange>, String>>,
 }
 
 pub struct VolumeWriter {
     volume: Volume,
     log: LogWriter,
     applied: Mutex<Applied>,
-    turn: Condvar,
     retain_log_from: Option<Lsn>,
 }
 
@@ -87,8 +91,9 @@ impl VolumeWriter {
             applied: Mutex::new(Applied {
                 state,
                 poisoned: None,
+                pending: VecDeque::new(),
+                results: HashMap::new(),
             }),
-            turn: Condvar::new(),
             retain_log_from: opts.retain_log_from,
         })
     }
@@ -105,35 +110,65 @@ impl VolumeWriter {
         self.applied.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Appends `record`, waits until it is durable, applies it, and returns
-    /// its lsn and where inserted rows went. Concurrent commits share syncs.
-    pub fn commit(&self, record: &Record) -> Result<(Lsn, Vec<InsertedRange>)> {
+    /// Queues `record` in the log and returns its lsn; it is committed once
+    /// durable, which [`VolumeWriter::commit`] and [`VolumeWriter::commit_async`] wait for.
+    pub fn submit(&self, record: &Record) -> Result<Lsn> {
         let payload = record.encode()?;
-        let lsn = self.log.submit(record.kind(), &payload)?;
-        // From here on, lsn must be applied (or the writer poisoned), or
-        // every later commit would wait for it forever.
-        let outcome = self.log.wait_durable(lsn);
         let mut a = self.lock();
-        while a.poisoned.is_none() && a.state.applied_lsn() + 1 < lsn {
-            a = self.turn.wait(a).unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = &a.poisoned {
+            return Err(Error::WriterStopped(p.clone()));
         }
-        let result = match (&a.poisoned, outcome) {
-            (Some(p), _) => Err(Error::WriterStopped(p.clone())),
-            (None, Err(e)) => {
+        // Under the state lock, so that `pending` is in lsn order.
+        let lsn = self.log.submit(record.kind(), &payload)?;
+        a.pending.push_back((lsn, record.clone()));
+        Ok(lsn)
+    }
+
+    /// Applies every durable record in lsn order, then hands back `lsn`'s outcome.
+    fn finish(&self, lsn: Lsn, durable: Result<()>) -> Result<(Lsn, Vec<InsertedRange>)> {
+        let mut a = self.lock();
+        if let Err(e) = durable {
+            if a.poisoned.is_none() {
                 a.poisoned = Some(e.to_string());
-                Err(e)
             }
-            (None, Ok(())) => match a.state.apply(lsn, record) {
-                Ok(inserted) => Ok((lsn, inserted)),
-                Err(e) => {
-                    a.poisoned = Some(e.to_string());
-                    Err(e)
-                }
-            },
-        };
-        drop(a);
-        self.turn.notify_all();
-        result
+            return Err(e);
+        }
+        let upto = self.log.durable_lsn();
+        while a.pending.front().is_some_and(|(l, _)| *l <= upto) {
+            let Some((l, record)) = a.pending.pop_front() else {
+                break;
+            };
+            let outcome = match &a.poisoned {
+                Some(p) => Err(p.clone()),
+                None => a.state.apply(l, &record).map_err(|e| e.to_string()),
+            };
+            if let Err(e) = &outcome
+                && a.poisoned.is_none()
+            {
+                a.poisoned = Some(e.clone());
+            }
+            a.results.insert(l, outcome);
+        }
+        match a.results.remove(&lsn) {
+            Some(Ok(inserted)) => Ok((lsn, inserted)),
+            Some(Err(e)) => Err(Error::WriterStopped(e)),
+            None => Err(Error::WriterStopped(format!("lsn {lsn} was not applied"))),
+        }
+    }
+
+    /// Appends `record`, waits until it is durable, applies it (in lsn
+    /// order), and returns its lsn and where inserted rows went.
+    pub fn commit(&self, record: &Record) -> Result<(Lsn, Vec<InsertedRange>)> {
+        let lsn = self.submit(record)?;
+        let durable = self.log.wait_durable(lsn);
+        self.finish(lsn, durable)
+    }
+
+    /// [`VolumeWriter::commit`] for async callers: waits without blocking a thread.
+    pub async fn commit_async(&self, record: &Record) -> Result<(Lsn, Vec<InsertedRange>)> {
+        let lsn = self.submit(record)?;
+        let durable = self.log.durable(lsn).await;
+        self.finish(lsn, durable)
     }
 
     pub fn with_state<R>(&self, f: impl FnOnce(&State) -> R) -> R {
@@ -154,16 +189,11 @@ impl VolumeWriter {
                 write_segment(store.as_ref(), &key, *table, *segment, schema, chunks)?;
             }
             let rows = chunks.iter().map(|c| c.num_rows() as u32).sum();
-            match self.commit(&Record::Ddl(Ddl::SegmentFlushed {
+            self.commit(&Record::Ddl(Ddl::SegmentFlushed {
                 table: *table,
                 segment: *segment,
                 rows,
-            })) {
-                Ok(_) => {}
-                // The table was dropped or truncated meanwhile: nothing to seal.
-                Err(Error::Apply { .. }) if self.with_state(|s| s.table(*table).is_none()) => {}
-                Err(e) => return Err(e),
-            }
+            }))?;
         }
         Ok(frozen.len())
     }

@@ -64,6 +64,9 @@ pub fn compute_zones(batch: &RecordBatch) -> Vec<ColumnZone> {
                 DataType::Timestamp(TimeUnit::Microsecond, _) => {
                     prim::<TimestampMicrosecondType>(a, ZoneValue::Int)
                 }
+                DataType::Time64(TimeUnit::Microsecond) => {
+                    prim::<Time64MicrosecondType>(a, ZoneValue::Int)
+                }
                 DataType::UInt8 => prim::<UInt8Type>(a, |v| ZoneValue::UInt(v.into())),
                 DataType::UInt16 => prim::<UInt16Type>(a, |v| ZoneValue::UInt(v.into())),
                 DataType::UInt32 => prim::<UInt32Type>(a, |v| ZoneValue::UInt(v.into())),

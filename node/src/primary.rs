@@ -1,0 +1,86 @@
+//! `floe primary`: the volume's writer, serving MySQL clients.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use floe_storage::volume::Volume;
+use floe_storage::writer::{VolumeWriter, WriterOptions};
+use tokio::net::TcpListener;
+
+use crate::maintenance;
+use crate::mysql::{Server, ServerConfig, server};
+use crate::sql::{Primary, SqlEngine};
+
+#[derive(Clone, Debug)]
+pub struct PrimaryOptions {
+    pub volume: PathBuf,
+    pub bind: String,
+    pub port: u16,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub require_tls: bool,
+}
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Opens the volume as its writer and binds the listener; `serve` runs it.
+pub struct Running {
+    pub addr: SocketAddr,
+    writer: Arc<VolumeWriter>,
+    listener: TcpListener,
+    server: Arc<Server<Primary>>,
+}
+
+pub async fn start(opts: &PrimaryOptions) -> Result<Running, BoxError> {
+    let volume = Volume::open(&opts.volume)?;
+    let writer = Arc::new(tokio::task::block_in_place(|| {
+        VolumeWriter::open(volume, WriterOptions::default())
+    })?);
+    let listener = TcpListener::bind((opts.bind.as_str(), opts.port)).await?;
+    let addr = listener.local_addr()?;
+    let engine = Arc::new(SqlEngine::new(writer.clone(), addr.to_string()));
+    engine.bootstrap()?;
+    let mut config = ServerConfig {
+        require_tls: opts.require_tls,
+        ..ServerConfig::default()
+    };
+    match (&opts.tls_cert, &opts.tls_key) {
+        (Some(c), Some(k)) => config.tls = Some(server::tls_config(c, k)?),
+        (None, None) => {}
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    }
+    if opts.require_tls && config.tls.is_none() {
+        return Err("--require-tls needs --tls-cert and --tls-key".into());
+    }
+    let server = Server::new(Arc::new(Primary(engine)), config);
+    Ok(Running {
+        addr,
+        writer,
+        listener,
+        server,
+    })
+}
+
+impl Running {
+    /// Serves until Ctrl-C (or SIGTERM), then stops cleanly.
+    pub async fn serve(self) -> Result<(), BoxError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let maint = maintenance::spawn(self.writer.clone(), stop.clone())?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let result = tokio::select! {
+            r = self.server.clone().serve(self.listener) => r.map_err(BoxError::from),
+            _ = tokio::signal::ctrl_c() => Ok(()),
+            _ = term.recv() => Ok(()),
+        };
+        stop.store(true, Ordering::SeqCst);
+        let _ = maint.join();
+        self.writer.close();
+        result
+    }
+}
+
+pub fn volume_label(p: &Path) -> String {
+    p.display().to_string()
+}

@@ -1,0 +1,315 @@
+//! The SQL catalog kept on the volume: databases and accounts as metadata
+//! entries, and each table's SQL definition (keys, defaults, auto-increment)
+//! in its storage definition's opaque blob.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{Schema, SchemaRef};
+use floe_storage::{ColumnDef, Snapshot, TableDef, TableId};
+use mysql_common::constants::ColumnFlags;
+use serde::{Deserialize, Serialize};
+
+use super::types::SqlType;
+use crate::mysql::SqlError;
+use crate::mysql::auth::{Credentials, Plugin};
+use crate::mysql::resultset::{META_FLAGS, META_SCHEMA, META_TABLE};
+
+pub const DB_PREFIX: &str = "db/";
+pub const USER_PREFIX: &str = "user/";
+
+/// Databases that always exist and hold no tables of ours.
+pub const SYSTEM_DATABASES: [&str; 4] =
+    ["information_schema", "mysql", "performance_schema", "sys"];
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum DefaultValue {
+    Null,
+    /// A literal, as SQL text (quoted strings keep their quotes off: the value).
+    Value(String),
+    CurrentTimestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ColumnSpec {
+    pub name: String,
+    pub ty: SqlType,
+    pub nullable: bool,
+    pub default: Option<DefaultValue>,
+    pub auto_increment: bool,
+    #[serde(default)]
+    pub comment: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexSpec {
+    pub name: String,
+    pub columns: Vec<usize>,
+    pub unique: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TableMeta {
+    pub db: String,
+    pub name: String,
+    pub columns: Vec<ColumnSpec>,
+    /// Column positions of the primary key (empty: none).
+    pub primary_key: Vec<usize>,
+    pub indexes: Vec<IndexSpec>,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// The storage name of `db`.`table`.
+pub fn storage_name(db: &str, table: &str) -> String {
+    format!("{db}/{table}")
+}
+
+impl TableMeta {
+    pub fn from_def(def: &TableDef) -> Result<TableMeta, SqlError> {
+        serde_json::from_slice(&def.meta)
+            .map_err(|e| SqlError::internal(format!("table {}: damaged definition: {e}", def.name)))
+    }
+
+    pub fn to_def(&self, id: TableId) -> TableDef {
+        let columns = self
+            .columns
+            .iter()
+            .map(|c| ColumnDef::new(&c.name, c.ty.storage, c.nullable))
+            .collect();
+        let mut def = TableDef::new(id, storage_name(&self.db, &self.name), columns);
+        def.meta = serde_json::to_vec(self).unwrap_or_default();
+        def
+    }
+
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn auto_increment(&self) -> Option<usize> {
+        self.columns.iter().position(|c| c.auto_increment)
+    }
+
+    /// Unique keys (the primary key first) as column lists.
+    pub fn unique_keys(&self) -> Vec<(String, Vec<usize>)> {
+        let mut keys = Vec::new();
+        if !self.primary_key.is_empty() {
+            keys.push(("PRIMARY".to_string(), self.primary_key.clone()));
+        }
+        for i in &self.indexes {
+            if i.unique {
+                keys.push((i.name.clone(), i.columns.clone()));
+            }
+        }
+        keys
+    }
+
+    /// The Arrow schema queries see: MySQL types and key flags in field metadata.
+    pub fn schema(&self) -> SchemaRef {
+        let fields: Vec<_> = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut flags = ColumnFlags::empty();
+                if self.primary_key.contains(&i) {
+                    flags |= ColumnFlags::PRI_KEY_FLAG;
+                }
+                if self
+                    .indexes
+                    .iter()
+                    .any(|x| x.unique && x.columns.first() == Some(&i))
+                {
+                    flags |= ColumnFlags::UNIQUE_KEY_FLAG;
+                }
+                if self
+                    .indexes
+                    .iter()
+                    .any(|x| !x.unique && x.columns.first() == Some(&i))
+                {
+                    flags |= ColumnFlags::MULTIPLE_KEY_FLAG;
+                }
+                if c.auto_increment {
+                    flags |= ColumnFlags::AUTO_INCREMENT_FLAG;
+                }
+                let field = c.ty.field(&c.name, c.nullable);
+                let mut md = field.metadata().clone();
+                md.insert(META_TABLE.into(), self.name.clone());
+                md.insert(META_SCHEMA.into(), self.db.clone());
+                if !flags.is_empty() {
+                    md.insert(META_FLAGS.into(), flags.bits().to_string());
+                }
+                field.with_metadata(md)
+            })
+            .collect();
+        Arc::new(Schema::new(fields))
+    }
+}
+
+/// A table of a snapshot, with its SQL definition.
+#[derive(Clone)]
+pub struct TableRef {
+    pub id: TableId,
+    pub meta: Arc<TableMeta>,
+}
+
+pub fn find_table(snap: &Snapshot, db: &str, table: &str) -> Option<TableRef> {
+    let name = storage_name(db, table);
+    let t = snap.tables.values().find(|t| t.def.name == name)?;
+    Some(TableRef {
+        id: t.def.id,
+        meta: Arc::new(TableMeta::from_def(&t.def).ok()?),
+    })
+}
+
+pub fn tables_of(snap: &Snapshot, db: &str) -> Vec<TableRef> {
+    let prefix = format!("{db}/");
+    let mut out: Vec<TableRef> = snap
+        .tables
+        .values()
+        .filter(|t| t.def.name.starts_with(&prefix))
+        .filter_map(|t| {
+            Some(TableRef {
+                id: t.def.id,
+                meta: Arc::new(TableMeta::from_def(&t.def).ok()?),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
+    out
+}
+
+pub fn databases(snap: &Snapshot) -> Vec<String> {
+    let mut dbs: Vec<String> = snap
+        .meta
+        .keys()
+        .filter_map(|k| k.strip_prefix(DB_PREFIX).map(str::to_string))
+        .collect();
+    dbs.extend(SYSTEM_DATABASES.iter().map(|s| s.to_string()));
+    dbs.sort();
+    dbs
+}
+
+pub fn database_exists(snap: &Snapshot, db: &str) -> bool {
+    SYSTEM_DATABASES.contains(&db) || snap.meta.contains_key(&format!("{DB_PREFIX}{db}"))
+}
+
+/// An account as stored: credentials and database-level grants.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    pub user: String,
+    pub host: String,
+    pub plugin: String,
+    pub native: String,
+    pub sha2_salt: String,
+    pub sha2_hash: String,
+    /// `(database or "*", privileges)`.
+    pub grants: Vec<(String, Vec<String>)>,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
+
+impl Account {
+    pub fn new(user: &str, host: &str, plugin: Plugin, password: &str) -> Account {
+        let mut a = Account {
+            user: user.into(),
+            host: host.into(),
+            plugin: String::new(),
+            native: String::new(),
+            sha2_salt: String::new(),
+            sha2_hash: String::new(),
+            grants: Vec::new(),
+        };
+        a.set_password(plugin, password);
+        a
+    }
+
+    pub fn set_password(&mut self, plugin: Plugin, password: &str) {
+        let c = Credentials::new(plugin, password);
+        self.plugin = plugin.name().into();
+        self.native = hex(&c.native);
+        match c.sha2 {
+            Some((salt, hash)) => {
+                self.sha2_salt = hex(&salt);
+                self.sha2_hash = hex(&hash);
+            }
+            None => {
+                self.sha2_salt.clear();
+                self.sha2_hash.clear();
+            }
+        }
+    }
+
+    pub fn key(&self) -> String {
+        account_key(&self.user, &self.host)
+    }
+
+    pub fn credentials(&self) -> Credentials {
+        let sha2 = (!self.sha2_hash.is_empty()).then(|| {
+            let mut salt = [0u8; 16];
+            let mut hash = [0u8; 32];
+            let (s, h) = (unhex(&self.sha2_salt), unhex(&self.sha2_hash));
+            if s.len() == 16 && h.len() == 32 {
+                salt.copy_from_slice(&s);
+                hash.copy_from_slice(&h);
+            }
+            (salt, hash)
+        });
+        Credentials {
+            plugin: Plugin::from_name(&self.plugin).unwrap_or(Plugin::CachingSha2),
+            native: unhex(&self.native),
+            sha2,
+        }
+    }
+
+    /// MySQL host patterns: `%` any, `localhost` loopback, `_`/`%` wildcards, or exact.
+    pub fn host_matches(&self, host: &str) -> bool {
+        let loopback = host == "127.0.0.1" || host == "::1" || host == "localhost";
+        match self.host.as_str() {
+            "%" => true,
+            "localhost" | "127.0.0.1" | "::1" => loopback,
+            pattern => like(pattern, host),
+        }
+    }
+}
+
+pub fn account_key(user: &str, host: &str) -> String {
+    format!("{USER_PREFIX}{user}@{host}")
+}
+
+/// SQL LIKE with `%` and `_`, case-insensitive (MySQL's default collation).
+pub fn like(pattern: &str, s: &str) -> bool {
+    fn go(p: &[char], s: &[char]) -> bool {
+        match p.first() {
+            None => s.is_empty(),
+            Some('%') => (0..=s.len()).any(|i| go(&p[1..], &s[i..])),
+            Some('_') => !s.is_empty() && go(&p[1..], &s[1..]),
+            Some('\\') if p.len() > 1 => s.first() == Some(&p[1]) && go(&p[2..], &s[1..]),
+            Some(c) => {
+                s.first()
+                    .is_some_and(|x| x.to_lowercase().eq(c.to_lowercase()))
+                    && go(&p[1..], &s[1..])
+            }
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let s: Vec<char> = s.chars().collect();
+    go(&p, &s)
+}
+
+pub fn accounts(snap: &Snapshot) -> Vec<Account> {
+    snap.meta
+        .iter()
+        .filter(|(k, _)| k.starts_with(USER_PREFIX))
+        .filter_map(|(_, v)| serde_json::from_slice(v).ok())
+        .collect()
+}

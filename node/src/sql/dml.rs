@@ -1,0 +1,660 @@
+//! INSERT, REPLACE, UPDATE and DELETE. Rows to change are found with
+//! DataFusion (scans that carry each row's address); an update is a delete
+//! plus an insert; everything lands in a write set that commits atomically.
+
+use std::collections::HashSet;
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, UInt64Array};
+use arrow::compute::kernels::cmp::distinct;
+use arrow::compute::{cast, concat_batches, filter_record_batch};
+use arrow::datatypes::*;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::sql::sqlparser::ast::{
+    AssignmentTarget, Expr as SqlExpr, FromTable, ObjectName, ObjectNamePart, OnInsert, SetExpr,
+    Statement, TableObject, UnaryOperator, Value as SqlValue,
+};
+use floe_storage::TableId;
+use futures::FutureExt;
+
+use super::catalog::{self, DefaultValue, TableMeta, TableRef};
+use super::engine::{WriteSet, WriteState};
+use super::provider::{PENDING, ROWID};
+use super::session::SqlSession;
+use super::types::{check_length, column_from_text};
+use crate::mysql::{Done, SqlError};
+
+pub fn name_parts(o: &ObjectName) -> Vec<String> {
+    o.0.iter()
+        .map(|p| match p {
+            ObjectNamePart::Identifier(i) => i.value.clone(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+/// `db.table` or `table` in the current database.
+pub fn resolve(s: &SqlSession, o: &ObjectName) -> Result<(String, String), SqlError> {
+    let parts = name_parts(o);
+    match parts.as_slice() {
+        [t] => Ok((s.require_db()?, t.clone())),
+        [d, t] => Ok((d.clone(), t.clone())),
+        _ => Err(SqlError::syntax(format!("Incorrect table name '{o}'"))),
+    }
+}
+
+pub fn table(
+    s: &SqlSession,
+    snap: &floe_storage::Snapshot,
+    o: &ObjectName,
+) -> Result<TableRef, SqlError> {
+    let (db, t) = resolve(s, o)?;
+    catalog::find_table(snap, &db, &t)
+        .ok_or_else(|| SqlError::new(1146, "42S02", format!("Table '{db}.{t}' doesn't exist")))
+}
+
+/// The largest integer in a column (for AUTO_INCREMENT), or 0.
+pub fn max_int(a: &ArrayRef) -> i128 {
+    match cast(a, &DataType::Int64) {
+        Ok(c) => arrow::compute::max(c.as_primitive::<Int64Type>()).unwrap_or(0) as i128,
+        Err(_) => 0,
+    }
+}
+
+pub fn merge(into: &mut WriteSet, add: WriteSet) {
+    for (t, d) in add.deletes {
+        into.deletes.entry(t).or_default().extend(d);
+    }
+    for (t, b) in add.inserts {
+        into.inserts.entry(t).or_default().extend(b);
+    }
+}
+
+/// Drops the transaction's own rows that it deleted again before committing.
+pub fn without_dead_pending(mut ws: WriteSet) -> WriteSet {
+    for (table, dels) in ws.deletes.iter_mut() {
+        let dead: HashSet<u64> = dels
+            .iter()
+            .filter(|d| **d & PENDING != 0)
+            .map(|d| d & !PENDING)
+            .collect();
+        dels.retain(|d| d & PENDING == 0);
+        if dead.is_empty() {
+            continue;
+        }
+        if let Some(batches) = ws.inserts.get_mut(table) {
+            let mut at = 0u64;
+            for b in batches.iter_mut() {
+                let n = b.num_rows() as u64;
+                let keep: BooleanArray = (at..at + n).map(|i| Some(!dead.contains(&i))).collect();
+                if let Ok(f) = filter_record_batch(b, &keep) {
+                    *b = f;
+                }
+                at += n;
+            }
+        }
+    }
+    ws
+}
+
+/// A literal's text (`Some(None)` is NULL), or `None` if it must be evaluated.
+fn literal_text(e: &SqlExpr) -> Option<Option<String>> {
+    match e {
+        SqlExpr::Value(v) => match &v.value {
+            SqlValue::Number(n, _) => Some(Some(n.clone())),
+            SqlValue::SingleQuotedString(s) | SqlValue::DoubleQuotedString(s) => {
+                Some(Some(s.clone()))
+            }
+            SqlValue::Boolean(b) => Some(Some(if *b { "1" } else { "0" }.into())),
+            SqlValue::Null => Some(None),
+            _ => None,
+        },
+        SqlExpr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => match literal_text(expr) {
+            Some(Some(n)) if !n.starts_with('-') => Some(Some(format!("-{n}"))),
+            _ => None,
+        },
+        SqlExpr::UnaryOp {
+            op: UnaryOperator::Plus,
+            expr,
+        } => literal_text(expr),
+        _ => None,
+    }
+}
+
+fn is_default(e: &SqlExpr) -> bool {
+    matches!(e, SqlExpr::Identifier(i) if i.value.eq_ignore_ascii_case("DEFAULT") && i.quote_style.is_none())
+}
+
+/// Evaluates a constant expression with DataFusion, as text.
+async fn eval_text(s: &SqlSession, e: &SqlExpr) -> Result<Option<String>, SqlError> {
+    let stmt = SqlSession::parse_one(&format!("SELECT {e}"))?;
+    let batches = s.collect(stmt, false).await?;
+    let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else {
+        return Ok(None);
+    };
+    let col = b.column(0);
+    if col.is_null(0) {
+        return Ok(None);
+    }
+    let f = ArrayFormatter::try_new(col.as_ref(), &FormatOptions::default())
+        .map_err(|e| SqlError::internal(e.to_string()))?;
+    Ok(Some(f.value(0).to_string()))
+}
+
+fn now_text() -> String {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0);
+    let (y, m, d, h, i, s, _) = crate::mysql::resultset::datetime_parts(micros);
+    format!("{y:04}-{m:02}-{d:02} {h:02}:{i:02}:{s:02}")
+}
+
+pub fn default_text(meta: &TableMeta, c: usize) -> Result<Option<String>, SqlError> {
+    let col = &meta.columns[c];
+    match &col.default {
+        Some(DefaultValue::Value(v)) => Ok(Some(v.clone())),
+        Some(DefaultValue::CurrentTimestamp) => Ok(Some(now_text())),
+        Some(DefaultValue::Null) => Ok(None),
+        None if col.nullable || col.auto_increment => Ok(None),
+        None => Err(SqlError::new(
+            1364,
+            "HY000",
+            format!("Field '{}' doesn't have a default value", col.name),
+        )),
+    }
+}
+
+/// Builds rows of `meta` from per-column text values, assigning
+/// AUTO_INCREMENT ids. Returns the batch and the first generated id.
+#[allow(clippy::too_many_arguments)]
+pub fn build_rows(
+    engine: &super::engine::SqlEngine,
+    w: &mut WriteState,
+    snap: &floe_storage::Snapshot,
+    table: TableId,
+    meta: &TableMeta,
+    mut columns: Vec<Vec<Option<String>>>,
+    rows: usize,
+) -> Result<(RecordBatch, Option<u64>), SqlError> {
+    let mut first_generated = None;
+    if let Some(a) = meta.auto_increment() {
+        let missing: Vec<usize> = (0..rows)
+            .filter(|&r| {
+                columns[a][r]
+                    .as_deref()
+                    .is_none_or(|v| v.trim() == "0" || v.is_empty())
+            })
+            .collect();
+        let explicit_max = columns[a]
+            .iter()
+            .flatten()
+            .filter_map(|v| v.trim().parse::<i128>().ok())
+            .max();
+        if let Some(m) = explicit_max {
+            engine.saw_auto(w, snap, table, m)?;
+        }
+        if !missing.is_empty() {
+            let first = engine.reserve_auto(w, snap, table, missing.len() as u64, 1)?;
+            for (i, r) in missing.iter().enumerate() {
+                columns[a][*r] = Some((first + i as i128).to_string());
+            }
+            first_generated = Some(first as u64);
+        }
+    }
+    let schema = meta.schema();
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(meta.columns.len());
+    for (c, spec) in meta.columns.iter().enumerate() {
+        let values: Vec<Option<&str>> = columns[c].iter().map(|v| v.as_deref()).collect();
+        if !spec.nullable && values.iter().any(Option::is_none) {
+            return Err(SqlError::new(
+                1048,
+                "23000",
+                format!("Column '{}' cannot be null", spec.name),
+            ));
+        }
+        let array = column_from_text(&values, schema.field(c).data_type(), &spec.name)?;
+        check_length(array.as_ref(), &spec.ty, &spec.name)?;
+        arrays.push(array);
+    }
+    let batch =
+        RecordBatch::try_new(schema, arrays).map_err(|e| SqlError::internal(e.to_string()))?;
+    Ok((batch, first_generated))
+}
+
+pub async fn execute(s: &mut SqlSession, stmt: Statement) -> Result<Done, SqlError> {
+    match stmt {
+        Statement::Insert(ins) => {
+            s.write(move |s, w| async move { insert(s, w, ins).await }.boxed())
+                .await
+        }
+        Statement::Update(up) => {
+            s.write(move |s, w| async move { update(s, w, up).await }.boxed())
+                .await
+        }
+        Statement::Delete(del) => {
+            s.write(move |s, w| async move { delete(s, w, del).await }.boxed())
+                .await
+        }
+        _ => Err(SqlError::internal("not a DML statement")),
+    }
+}
+
+async fn insert(
+    s: &mut SqlSession,
+    w: &mut WriteState,
+    ins: datafusion::sql::sqlparser::ast::Insert,
+) -> Result<(Done, WriteSet), SqlError> {
+    let TableObject::TableName(name) = &ins.table else {
+        return Err(SqlError::new(
+            1235,
+            "42000",
+            "INSERT into a table function is not supported",
+        ));
+    };
+    let snap = s.set_view(false);
+    let t = table(s, &snap, name)?;
+    let meta = t.meta.clone();
+    let targets: Vec<usize> = if ins.columns.is_empty() {
+        (0..meta.columns.len()).collect()
+    } else {
+        ins.columns
+            .iter()
+            .map(|c| {
+                let n = name_parts(c).pop().unwrap_or_default();
+                meta.column(&n).ok_or_else(|| {
+                    SqlError::new(
+                        1054,
+                        "42S22",
+                        format!("Unknown column '{n}' in 'field list'"),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let source = ins
+        .source
+        .as_ref()
+        .ok_or_else(|| SqlError::syntax("INSERT without VALUES or SELECT"))?;
+    let mut columns: Vec<Vec<Option<String>>> = vec![Vec::new(); meta.columns.len()];
+    let rows = match source.body.as_ref() {
+        SetExpr::Values(values) => {
+            for (r, row) in values.rows.iter().enumerate() {
+                if row.len() != targets.len() {
+                    return Err(SqlError::new(
+                        1136,
+                        "21S01",
+                        format!("Column count doesn't match value count at row {}", r + 1),
+                    ));
+                }
+                let mut given: Vec<Option<Option<String>>> = vec![None; meta.columns.len()];
+                for (e, &c) in row.iter().zip(&targets) {
+                    given[c] = Some(if is_default(e) {
+                        default_text(&meta, c)?
+                    } else {
+                        match literal_text(e) {
+                            Some(v) => v,
+                            None => eval_text(s, e).await?,
+                        }
+                    });
+                }
+                for (c, g) in given.into_iter().enumerate() {
+                    columns[c].push(match g {
+                        Some(v) => v,
+                        None => default_text(&meta, c)?,
+                    });
+                }
+            }
+            values.rows.len()
+        }
+        _ => {
+            let query = Statement::Query(source.clone());
+            let batches = s.collect(query, false).await?;
+            let opts = FormatOptions::default();
+            let mut n = 0;
+            for b in &batches {
+                if b.num_columns() != targets.len() {
+                    return Err(SqlError::new(
+                        1136,
+                        "21S01",
+                        "Column count doesn't match value count at row 1",
+                    ));
+                }
+                let fmts: Vec<ArrayFormatter> = b
+                    .columns()
+                    .iter()
+                    .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| SqlError::internal(e.to_string()))?;
+                for r in 0..b.num_rows() {
+                    let mut given: Vec<Option<Option<String>>> = vec![None; meta.columns.len()];
+                    for (i, &c) in targets.iter().enumerate() {
+                        given[c] =
+                            Some((!b.column(i).is_null(r)).then(|| fmts[i].value(r).to_string()));
+                    }
+                    for (c, g) in given.into_iter().enumerate() {
+                        columns[c].push(match g {
+                            Some(v) => v,
+                            None => default_text(&meta, c)?,
+                        });
+                    }
+                }
+                n += b.num_rows();
+            }
+            n
+        }
+    };
+    let (batch, generated) = build_rows(&s.engine, w, &snap, t.id, &meta, columns, rows)?;
+    let mut ws = WriteSet::default();
+    let mut affected = batch.num_rows() as u64;
+    let replace = ins.replace_into;
+    let odku = match &ins.on {
+        Some(OnInsert::DuplicateKeyUpdate(a)) => Some(a.clone()),
+        _ => None,
+    };
+    let mut batch = batch;
+    if replace || ins.ignore || odku.is_some() {
+        let dups = s.engine.find_duplicate(w, &snap, t.id, &batch)?;
+        let dead: HashSet<u64> = s
+            .txn
+            .as_ref()
+            .and_then(|x| x.writes.deletes.get(&t.id))
+            .map(|d| d.iter().copied().collect())
+            .unwrap_or_default();
+        let dups: Vec<Option<u64>> = dups
+            .into_iter()
+            .map(|d| d.filter(|id| !dead.contains(id)))
+            .collect();
+        if replace {
+            let mut del = Vec::new();
+            for d in dups.iter().flatten() {
+                del.push(*d);
+                affected += 1;
+            }
+            ws.deletes.insert(t.id, del);
+        } else {
+            let keep: BooleanArray = dups.iter().map(|d| Some(d.is_none())).collect();
+            let fresh = filter_record_batch(&batch, &keep)
+                .map_err(|e| SqlError::internal(e.to_string()))?;
+            affected = fresh.num_rows() as u64;
+            if let Some(assignments) = &odku {
+                let mut del = Vec::new();
+                let mut updated = Vec::new();
+                for (r, d) in dups.iter().enumerate() {
+                    let Some(id) = d else { continue };
+                    let old = s.engine.writer.with_state(|st| {
+                        st.table(t.id).and_then(|tt| {
+                            tt.row(floe_storage::RowAddr {
+                                segment: id >> 32,
+                                row: *id as u32,
+                            })
+                        })
+                    });
+                    let Some(old) = old else { continue };
+                    let new = apply_odku(&meta, &old, &batch.slice(r, 1), assignments)?;
+                    del.push(*id);
+                    updated.push(new);
+                    affected += 2;
+                }
+                ws.deletes.insert(t.id, del);
+                let mut all = vec![fresh];
+                all.extend(updated);
+                batch = concat_batches(&meta.schema(), &all)
+                    .map_err(|e| SqlError::internal(e.to_string()))?;
+            } else {
+                batch = fresh;
+            }
+        }
+    }
+    ws.inserts.insert(t.id, vec![batch]);
+    if let Some(id) = generated {
+        s.set_last_insert_id(id);
+    }
+    Ok((
+        Done {
+            affected_rows: affected,
+            last_insert_id: generated.unwrap_or(0),
+            ..Done::default()
+        },
+        ws,
+    ))
+}
+
+/// `ON DUPLICATE KEY UPDATE c = VALUES(c) | literal`, applied to the existing row.
+fn apply_odku(
+    meta: &TableMeta,
+    old: &RecordBatch,
+    new: &RecordBatch,
+    assignments: &[datafusion::sql::sqlparser::ast::Assignment],
+) -> Result<RecordBatch, SqlError> {
+    let mut cols: Vec<ArrayRef> = old.columns().to_vec();
+    for a in assignments {
+        let AssignmentTarget::ColumnName(n) = &a.target else {
+            return Err(SqlError::new(
+                1235,
+                "42000",
+                "tuple assignments are not supported",
+            ));
+        };
+        let name = name_parts(n).pop().unwrap_or_default();
+        let c = meta.column(&name).ok_or_else(|| {
+            SqlError::new(
+                1054,
+                "42S22",
+                format!("Unknown column '{name}' in 'field list'"),
+            )
+        })?;
+        let value = match &a.value {
+            SqlExpr::Function(f) if f.name.to_string().eq_ignore_ascii_case("VALUES") => {
+                let arg = f.args.to_string();
+                let arg = arg.trim_matches(|ch| ch == '(' || ch == ')' || ch == '`');
+                let src = meta.column(arg).ok_or_else(|| {
+                    SqlError::new(
+                        1054,
+                        "42S22",
+                        format!("Unknown column '{arg}' in 'field list'"),
+                    )
+                })?;
+                new.column(src).clone()
+            }
+            e => match literal_text(e) {
+                Some(v) => {
+                    column_from_text(&[v.as_deref()], old.schema().field(c).data_type(), &name)?
+                }
+                None => {
+                    return Err(SqlError::new(
+                        1235,
+                        "42000",
+                        "ON DUPLICATE KEY UPDATE supports VALUES(col) and literals",
+                    ));
+                }
+            },
+        };
+        cols[c] = value;
+    }
+    RecordBatch::try_new(old.schema(), cols).map_err(|e| SqlError::internal(e.to_string()))
+}
+
+fn order_limit(
+    order_by: &[datafusion::sql::sqlparser::ast::OrderByExpr],
+    limit: &Option<SqlExpr>,
+) -> String {
+    let mut out = String::new();
+    if !order_by.is_empty() {
+        out.push_str(" ORDER BY ");
+        out.push_str(
+            &order_by
+                .iter()
+                .map(|o| o.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
+    if let Some(l) = limit {
+        out.push_str(&format!(" LIMIT {l}"));
+    }
+    out
+}
+
+async fn update(
+    s: &mut SqlSession,
+    w: &mut WriteState,
+    up: datafusion::sql::sqlparser::ast::Update,
+) -> Result<(Done, WriteSet), SqlError> {
+    let _ = w;
+    if !up.table.joins.is_empty() || up.from.is_some() {
+        return Err(SqlError::new(
+            1235,
+            "42000",
+            "This version of floe doesn't yet support multi-table UPDATE",
+        ));
+    }
+    let snap = s.set_view(true);
+    let datafusion::sql::sqlparser::ast::TableFactor::Table { name, .. } = &up.table.relation
+    else {
+        return Err(SqlError::new(
+            1235,
+            "42000",
+            "UPDATE of a derived table is not supported",
+        ));
+    };
+    let t = table(s, &snap, name)?;
+    let meta = t.meta.clone();
+    let mut assigned: Vec<(usize, String)> = Vec::new();
+    for a in &up.assignments {
+        let AssignmentTarget::ColumnName(n) = &a.target else {
+            return Err(SqlError::new(
+                1235,
+                "42000",
+                "tuple assignments are not supported",
+            ));
+        };
+        let col = name_parts(n).pop().unwrap_or_default();
+        let c = meta.column(&col).ok_or_else(|| {
+            SqlError::new(
+                1054,
+                "42S22",
+                format!("Unknown column '{col}' in 'field list'"),
+            )
+        })?;
+        assigned.push((c, a.value.to_string()));
+    }
+    let cols: Vec<String> = meta
+        .columns
+        .iter()
+        .map(|c| format!("`{}`", c.name.replace('`', "``")))
+        .collect();
+    let news: Vec<String> = assigned.iter().map(|(_, e)| format!("({e})")).collect();
+    let sql = format!(
+        "SELECT {ROWID}, {}, {} FROM {}{}{}",
+        cols.join(", "),
+        news.join(", "),
+        up.table,
+        up.selection
+            .as_ref()
+            .map(|e| format!(" WHERE {e}"))
+            .unwrap_or_default(),
+        order_limit(&up.order_by, &up.limit),
+    );
+    let batches = s.collect(SqlSession::parse_one(&sql)?, true).await?;
+    let schema = meta.schema();
+    let n = meta.columns.len();
+    let mut ws = WriteSet::default();
+    let (mut matched, mut changed) = (0u64, 0u64);
+    let mut dels = Vec::new();
+    let mut inserts = Vec::new();
+    for b in &batches {
+        matched += b.num_rows() as u64;
+        let ids = b.column(0).as_primitive::<UInt64Type>();
+        let mut new_cols: Vec<ArrayRef> = (0..n).map(|c| b.column(1 + c).clone()).collect();
+        let mut differs = BooleanArray::from(vec![false; b.num_rows()]);
+        for (i, (c, _)) in assigned.iter().enumerate() {
+            let spec = &meta.columns[*c];
+            let value = cast(b.column(1 + n + i), schema.field(*c).data_type()).map_err(|_| {
+                super::types::incorrect_value(schema.field(*c).data_type(), "", &spec.name)
+            })?;
+            if !spec.nullable && value.null_count() > 0 {
+                return Err(SqlError::new(
+                    1048,
+                    "23000",
+                    format!("Column '{}' cannot be null", spec.name),
+                ));
+            }
+            check_length(value.as_ref(), &spec.ty, &spec.name)?;
+            let d =
+                distinct(&new_cols[*c], &value).map_err(|e| SqlError::internal(e.to_string()))?;
+            differs =
+                arrow::compute::or(&differs, &d).map_err(|e| SqlError::internal(e.to_string()))?;
+            new_cols[*c] = value;
+        }
+        let new = RecordBatch::try_new(schema.clone(), new_cols)
+            .map_err(|e| SqlError::internal(e.to_string()))?;
+        let new =
+            filter_record_batch(&new, &differs).map_err(|e| SqlError::internal(e.to_string()))?;
+        let gone =
+            arrow::compute::filter(ids, &differs).map_err(|e| SqlError::internal(e.to_string()))?;
+        let gone = gone.as_primitive::<UInt64Type>();
+        changed += gone.len() as u64;
+        dels.extend(gone.values().iter().copied());
+        inserts.push(new);
+    }
+    ws.deletes.insert(t.id, dels);
+    ws.inserts.insert(t.id, inserts);
+    Ok((
+        Done {
+            affected_rows: changed,
+            info: format!("Rows matched: {matched}  Changed: {changed}  Warnings: 0"),
+            ..Done::default()
+        },
+        ws,
+    ))
+}
+
+async fn delete(
+    s: &mut SqlSession,
+    w: &mut WriteState,
+    del: datafusion::sql::sqlparser::ast::Delete,
+) -> Result<(Done, WriteSet), SqlError> {
+    let _ = w;
+    let from = match &del.from {
+        FromTable::WithFromKeyword(f) | FromTable::WithoutKeyword(f) => f,
+    };
+    if from.len() != 1 || !from[0].joins.is_empty() || !del.tables.is_empty() || del.using.is_some()
+    {
+        return Err(SqlError::new(
+            1235,
+            "42000",
+            "This version of floe doesn't yet support multi-table DELETE",
+        ));
+    }
+    let snap = s.set_view(true);
+    let datafusion::sql::sqlparser::ast::TableFactor::Table { name, .. } = &from[0].relation else {
+        return Err(SqlError::new(
+            1235,
+            "42000",
+            "DELETE from a derived table is not supported",
+        ));
+    };
+    let t = table(s, &snap, name)?;
+    let sql = format!(
+        "SELECT {ROWID} FROM {}{}{}",
+        from[0],
+        del.selection
+            .as_ref()
+            .map(|e| format!(" WHERE {e}"))
+            .unwrap_or_default(),
+        order_limit(&del.order_by, &del.limit),
+    );
+    let batches = s.collect(SqlSession::parse_one(&sql)?, true).await?;
+    let mut ids = Vec::new();
+    for b in &batches {
+        let col: &UInt64Array = b.column(0).as_primitive();
+        ids.extend(col.values().iter().copied());
+    }
+    let n = ids.len() as u64;
+    let mut ws = WriteSet::default();
+    ws.deletes.insert(t.id, ids);
+    Ok((Done::affected(n), ws))
+}

@@ -1,0 +1,459 @@
+//! The primary's SQL engine: sessions over one volume writer, unique-key
+//! indexes over row addresses, and the commit path (validate, append, wait
+//! durable, apply) under one write lock.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::compute::concat_batches;
+use arrow::row::{RowConverter, SortField};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use floe_storage::record::Ddl;
+use floe_storage::writer::VolumeWriter;
+use floe_storage::{Record, RowAddr, Snapshot, TableId, Txn, TxnOp};
+
+use super::catalog::{self, Account, TableMeta};
+use super::provider::{PENDING, rowid};
+use super::session::SqlSession;
+use crate::mysql::auth::{Credentials, Plugin};
+use crate::mysql::{Engine, SessionContext, SqlError};
+
+/// Writes of one transaction, not yet committed.
+#[derive(Clone, Debug, Default)]
+pub struct WriteSet {
+    /// Row ids of committed rows this transaction deletes (updates delete too).
+    pub deletes: BTreeMap<TableId, Vec<u64>>,
+    pub inserts: BTreeMap<TableId, Vec<RecordBatch>>,
+}
+
+impl WriteSet {
+    pub fn is_empty(&self) -> bool {
+        self.deletes.values().all(Vec::is_empty)
+            && self
+                .inserts
+                .values()
+                .all(|b| b.iter().all(|b| b.num_rows() == 0))
+    }
+}
+
+/// One unique key's index: encoded key -> row id.
+struct KeyIndex {
+    name: String,
+    columns: Vec<usize>,
+    converter: RowConverter,
+    map: HashMap<Vec<u8>, u64>,
+}
+
+struct TableKeys {
+    keys: Vec<KeyIndex>,
+    /// The next AUTO_INCREMENT value (never reused, even after a rollback).
+    next_auto: i128,
+}
+
+#[derive(Default)]
+pub struct WriteState {
+    tables: HashMap<TableId, TableKeys>,
+}
+
+pub struct SqlEngine {
+    pub writer: Arc<VolumeWriter>,
+    write: tokio::sync::Mutex<WriteState>,
+    pub started: Instant,
+    /// Where clients reach this node (for read-only errors on readers, etc.).
+    pub endpoint: String,
+}
+
+pub fn deadlock() -> SqlError {
+    SqlError::new(
+        1213,
+        "40001",
+        "Deadlock found when trying to get lock; try restarting transaction",
+    )
+}
+
+fn key_text(columns: &[ArrayRef], row: usize) -> String {
+    let opts = FormatOptions::default().with_null("NULL");
+    columns
+        .iter()
+        .map(|c| {
+            ArrayFormatter::try_new(c.as_ref(), &opts)
+                .map(|f| f.value(row).to_string())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+impl KeyIndex {
+    fn new(name: String, columns: Vec<usize>, meta: &TableMeta) -> Result<KeyIndex, SqlError> {
+        let fields = columns
+            .iter()
+            .map(|&c| SortField::new(meta.columns[c].ty.storage.data_type()))
+            .collect();
+        Ok(KeyIndex {
+            name,
+            columns,
+            converter: RowConverter::new(fields).map_err(|e| SqlError::internal(e.to_string()))?,
+            map: HashMap::new(),
+        })
+    }
+
+    /// Encoded keys of every row of `batch` (`None` where a key column is NULL:
+    /// NULLs never collide in a unique key).
+    fn encode(&self, batch: &RecordBatch) -> Result<Vec<Option<Vec<u8>>>, SqlError> {
+        let cols: Vec<ArrayRef> = self
+            .columns
+            .iter()
+            .map(|&c| batch.column(c).clone())
+            .collect();
+        let rows = self
+            .converter
+            .convert_columns(&cols)
+            .map_err(|e| SqlError::internal(e.to_string()))?;
+        Ok((0..batch.num_rows())
+            .map(|i| (!cols.iter().any(|c| c.is_null(i))).then(|| rows.row(i).as_ref().to_vec()))
+            .collect())
+    }
+}
+
+impl SqlEngine {
+    pub fn new(writer: Arc<VolumeWriter>, endpoint: String) -> SqlEngine {
+        SqlEngine {
+            writer,
+            write: tokio::sync::Mutex::new(WriteState::default()),
+            started: Instant::now(),
+            endpoint,
+        }
+    }
+
+    /// Creates `root`@`localhost` with an empty password on a new volume
+    /// (like `mysqld --initialize-insecure`).
+    pub fn bootstrap(&self) -> Result<(), SqlError> {
+        let snap = self.snapshot();
+        if !catalog::accounts(&snap).is_empty() {
+            return Ok(());
+        }
+        let mut root = Account::new("root", "localhost", Plugin::Native, "");
+        root.grants
+            .push(("*".into(), vec!["ALL PRIVILEGES".into()]));
+        self.writer
+            .commit(&Record::Ddl(Ddl::SetMeta {
+                key: root.key(),
+                value: Some(serde_json::to_vec(&root).unwrap_or_default()),
+            }))
+            .map_err(storage_error)?;
+        Ok(())
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        Arc::new(self.writer.snapshot())
+    }
+
+    pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, WriteState> {
+        self.write.lock().await
+    }
+
+    /// Applies a catalog change (DDL, accounts) durably.
+    pub async fn ddl(&self, ddl: Ddl) -> Result<(), SqlError> {
+        let mut w = self.write.lock().await;
+        if let Ddl::DropTable { table } | Ddl::TruncateTable { table } = &ddl {
+            w.tables.remove(table);
+        }
+        if let Ddl::SetTableMeta { table, .. } = &ddl {
+            w.tables.remove(table);
+        }
+        self.writer
+            .commit_async(&Record::Ddl(ddl))
+            .await
+            .map_err(storage_error)?;
+        Ok(())
+    }
+
+    /// Creates a table; its id is the lsn it is created at, so ids never repeat.
+    pub async fn create_table(&self, meta: &TableMeta) -> Result<TableId, SqlError> {
+        let _w = self.write.lock().await;
+        let snap = self.snapshot();
+        if catalog::find_table(&snap, &meta.db, &meta.name).is_some() {
+            return Err(SqlError::new(
+                1050,
+                "42S01",
+                format!("Table '{}' already exists", meta.name),
+            ));
+        }
+        let id = snap.lsn + 1;
+        self.writer
+            .commit_async(&Record::Ddl(Ddl::CreateTable(meta.to_def(id))))
+            .await
+            .map_err(storage_error)?;
+        Ok(id)
+    }
+
+    fn keys<'a>(
+        &self,
+        w: &'a mut WriteState,
+        snap: &Snapshot,
+        table: TableId,
+    ) -> Result<&'a mut TableKeys, SqlError> {
+        if !w.tables.contains_key(&table) {
+            let t = snap
+                .tables
+                .get(&table)
+                .ok_or_else(|| SqlError::new(1146, "42S02", "Table doesn't exist"))?;
+            let meta = TableMeta::from_def(&t.def)?;
+            let mut keys = Vec::new();
+            for (name, cols) in meta.unique_keys() {
+                keys.push(KeyIndex::new(name, cols, &meta)?);
+            }
+            let auto = meta.auto_increment();
+            let mut next_auto: i128 = 1;
+            for seg in &t.segments {
+                let mut first = 0u32;
+                for b in &seg.batches {
+                    let deleted =
+                        |r: u32| seg.deletes.as_ref().is_some_and(|d| d.contains(first + r));
+                    for k in keys.iter_mut() {
+                        for (r, key) in k.encode(b)?.into_iter().enumerate() {
+                            if let Some(key) = key
+                                && !deleted(r as u32)
+                            {
+                                k.map.insert(key, rowid(seg.id, first + r as u32));
+                            }
+                        }
+                    }
+                    if let Some(a) = auto {
+                        next_auto = next_auto.max(super::dml::max_int(b.column(a)) + 1);
+                    }
+                    first += b.num_rows() as u32;
+                }
+            }
+            w.tables.insert(table, TableKeys { keys, next_auto });
+        }
+        w.tables
+            .get_mut(&table)
+            .ok_or_else(|| SqlError::internal("key index vanished"))
+    }
+
+    /// Reserves `n` AUTO_INCREMENT values at or above `at_least`; returns the first.
+    pub fn reserve_auto(
+        &self,
+        w: &mut WriteState,
+        snap: &Snapshot,
+        table: TableId,
+        n: u64,
+        at_least: i128,
+    ) -> Result<i128, SqlError> {
+        let k = self.keys(w, snap, table)?;
+        let first = k.next_auto.max(at_least);
+        k.next_auto = first + n as i128;
+        Ok(first)
+    }
+
+    /// Explicit AUTO_INCREMENT values push the counter past them.
+    pub fn saw_auto(
+        &self,
+        w: &mut WriteState,
+        snap: &Snapshot,
+        table: TableId,
+        value: i128,
+    ) -> Result<(), SqlError> {
+        let k = self.keys(w, snap, table)?;
+        k.next_auto = k.next_auto.max(value + 1);
+        Ok(())
+    }
+
+    /// The committed row id holding `batch`'s row `row` key in `table`'s
+    /// unique keys, if any (for REPLACE, IGNORE and ON DUPLICATE KEY UPDATE).
+    pub fn find_duplicate(
+        &self,
+        w: &mut WriteState,
+        snap: &Snapshot,
+        table: TableId,
+        batch: &RecordBatch,
+    ) -> Result<Vec<Option<u64>>, SqlError> {
+        let k = self.keys(w, snap, table)?;
+        let mut out = vec![None; batch.num_rows()];
+        for idx in &k.keys {
+            for (r, key) in idx.encode(batch)?.into_iter().enumerate() {
+                if out[r].is_none()
+                    && let Some(key) = key
+                {
+                    out[r] = idx.map.get(&key).copied();
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Validates and commits a write set; the caller holds the write lock.
+    /// Returns the row ids the inserted rows got, per table, in order.
+    pub async fn commit(
+        &self,
+        w: &mut WriteState,
+        writes: &WriteSet,
+    ) -> Result<HashMap<TableId, Vec<u64>>, SqlError> {
+        if writes.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let snap = self.snapshot();
+        let mut ops = Vec::new();
+        let mut removed_keys: Vec<(TableId, usize, Vec<u8>)> = Vec::new();
+        let mut added_keys: Vec<(TableId, usize, Vec<u8>, usize)> = Vec::new();
+        let tables: HashSet<TableId> = writes
+            .deletes
+            .keys()
+            .chain(writes.inserts.keys())
+            .copied()
+            .collect();
+        for &table in &tables {
+            let Some(tsnap) = snap.tables.get(&table) else {
+                return Err(SqlError::new(
+                    1146,
+                    "42S02",
+                    "Table was dropped during the transaction",
+                ));
+            };
+            let deletes = writes.deletes.get(&table).map(Vec::as_slice).unwrap_or(&[]);
+            let mut addrs = Vec::with_capacity(deletes.len());
+            let mut deleted_set = HashSet::new();
+            for &id in deletes {
+                if id & PENDING != 0 {
+                    continue;
+                }
+                let addr = RowAddr {
+                    segment: id >> 32,
+                    row: id as u32,
+                };
+                let seg = tsnap.segments.iter().find(|s| s.id == addr.segment);
+                let live = seg.is_some_and(|s| {
+                    addr.row < s.rows && !s.deletes.as_ref().is_some_and(|d| d.contains(addr.row))
+                });
+                if !live {
+                    // Someone else deleted or changed the row first.
+                    return Err(deadlock());
+                }
+                if deleted_set.insert(id) {
+                    addrs.push(addr);
+                }
+            }
+            let rows: Vec<RecordBatch> = self.writer.with_state(|s| {
+                let t = s.table(table);
+                addrs
+                    .iter()
+                    .filter_map(|a| t.and_then(|t| t.row(*a)))
+                    .collect()
+            });
+            let keys = self.keys(w, &snap, table)?;
+            for (ki, k) in keys.keys.iter().enumerate() {
+                for row in &rows {
+                    if let Some(Some(key)) = k.encode(row)?.into_iter().next() {
+                        removed_keys.push((table, ki, key));
+                    }
+                }
+            }
+            if !addrs.is_empty() {
+                ops.push(TxnOp::Delete { table, rows: addrs });
+            }
+            let inserts = writes.inserts.get(&table).map(Vec::as_slice).unwrap_or(&[]);
+            if inserts.iter().all(|b| b.num_rows() == 0) {
+                continue;
+            }
+            let batch = concat_batches(&tsnap.schema, inserts)
+                .map_err(|e| SqlError::internal(e.to_string()))?;
+            let removed_here: HashSet<(usize, &[u8])> = removed_keys
+                .iter()
+                .filter(|(t, _, _)| *t == table)
+                .map(|(_, k, key)| (*k, key.as_slice()))
+                .collect();
+            for (ki, k) in keys.keys.iter().enumerate() {
+                let mut seen = HashSet::new();
+                for (r, key) in k.encode(&batch)?.into_iter().enumerate() {
+                    let Some(key) = key else { continue };
+                    let taken =
+                        k.map.contains_key(&key) && !removed_here.contains(&(ki, key.as_slice()));
+                    if taken || !seen.insert(key.clone()) {
+                        let cols: Vec<ArrayRef> =
+                            k.columns.iter().map(|&c| batch.column(c).clone()).collect();
+                        let meta = TableMeta::from_def(&tsnap.def)?;
+                        return Err(SqlError::new(
+                            1062,
+                            "23000",
+                            format!(
+                                "Duplicate entry '{}' for key '{}.{}'",
+                                key_text(&cols, r),
+                                meta.name,
+                                k.name
+                            ),
+                        ));
+                    }
+                    added_keys.push((table, ki, key, r));
+                }
+            }
+            ops.push(TxnOp::Insert { table, rows: batch });
+        }
+        let (_, ranges) = self
+            .writer
+            .commit_async(&Record::Txn(Txn { ops }))
+            .await
+            .map_err(storage_error)?;
+        // Row ids of inserted rows, per table, in insertion order.
+        let mut ids: HashMap<TableId, Vec<u64>> = HashMap::new();
+        for r in &ranges {
+            let v = ids.entry(r.table).or_default();
+            v.extend((0..r.count).map(|i| rowid(r.first.segment, r.first.row + i)));
+        }
+        for (table, ki, key) in removed_keys {
+            if let Some(k) = w.tables.get_mut(&table) {
+                k.keys[ki].map.remove(&key);
+            }
+        }
+        for (table, ki, key, r) in added_keys {
+            if let (Some(k), Some(id)) = (
+                w.tables.get_mut(&table),
+                ids.get(&table).and_then(|v| v.get(r)),
+            ) {
+                k.keys[ki].map.insert(key, *id);
+            }
+        }
+        Ok(ids)
+    }
+}
+
+pub fn storage_error(e: floe_storage::Error) -> SqlError {
+    match e {
+        floe_storage::Error::Fenced { .. } | floe_storage::Error::LeaseLapsed { .. } => {
+            SqlError::new(
+                1290,
+                "HY000",
+                format!(
+                    "The MySQL server is running with the --read-only option so it cannot execute this statement ({e})"
+                ),
+            )
+        }
+        other => SqlError::internal(other.to_string()),
+    }
+}
+
+/// The engine as the protocol layer sees it.
+#[derive(Clone)]
+pub struct Primary(pub Arc<SqlEngine>);
+
+impl Engine for Primary {
+    type Session = SqlSession;
+
+    fn account(&self, user: &str, host: &str) -> Option<Credentials> {
+        let snap = self.0.snapshot();
+        let mut matches: Vec<Account> = catalog::accounts(&snap)
+            .into_iter()
+            .filter(|a| a.user == user && a.host_matches(host))
+            .collect();
+        // The most specific host wins, as in MySQL.
+        matches.sort_by_key(|a| (a.host == "%", a.host.contains('%')));
+        matches.first().map(Account::credentials)
+    }
+
+    fn open_session(&self, ctx: SessionContext) -> Result<SqlSession, SqlError> {
+        SqlSession::new(self.0.clone(), ctx)
+    }
+}

@@ -1,0 +1,436 @@
+//! LOAD DATA [LOCAL] INFILE: MySQL's field/line/escape rules, parsed as the
+//! bytes arrive and committed in large batches straight into columnar form.
+
+use std::sync::Arc;
+
+use arrow::array::{BooleanArray, RecordBatch};
+use arrow::compute::filter_record_batch;
+use floe_storage::TableId;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+use super::catalog::{self, TableMeta};
+use super::dml::{build_rows, default_text};
+use super::engine::{SqlEngine, WriteSet};
+use super::session::SqlSession;
+use super::text::{Token, Tokens};
+use crate::mysql::session::{InfileSink, Outcome};
+use crate::mysql::{Done, SqlError};
+
+/// Rows committed together (a LOAD DATA larger than this commits in parts).
+const COMMIT_ROWS: usize = 262_144;
+
+#[derive(Clone, Debug)]
+struct Format {
+    field_term: Vec<u8>,
+    enclosed: Option<u8>,
+    escape: Option<u8>,
+    line_start: Vec<u8>,
+    line_term: Vec<u8>,
+    ignore_lines: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OnDuplicate {
+    Error,
+    Ignore,
+    Replace,
+}
+
+struct Loader {
+    engine: Arc<SqlEngine>,
+    table: TableId,
+    meta: Arc<TableMeta>,
+    /// Field i goes to this column (None: discarded, e.g. `@dummy`).
+    targets: Vec<Option<usize>>,
+    fmt: Format,
+    dup: OnDuplicate,
+    buf: Vec<u8>,
+    pending: Vec<Vec<Option<String>>>,
+    skipped_lines: u64,
+    loaded: u64,
+    skipped_dups: u64,
+}
+
+fn term_at(data: &[u8], i: usize, term: &[u8]) -> Option<bool> {
+    // Some(true) match, Some(false) no match, None: data ends inside a possible match.
+    if term.is_empty() {
+        return Some(false);
+    }
+    let avail = &data[i..];
+    if avail.len() >= term.len() {
+        return Some(avail.starts_with(term));
+    }
+    if term.starts_with(avail) {
+        None
+    } else {
+        Some(false)
+    }
+}
+
+fn unescape(c: u8) -> u8 {
+    match c {
+        b'0' => 0,
+        b'b' => 8,
+        b'n' => b'\n',
+        b'r' => b'\r',
+        b't' => b'\t',
+        b'Z' => 26,
+        other => other,
+    }
+}
+
+impl Format {
+    /// Parses one row from `data`; `None` if more bytes are needed.
+    fn row(&self, data: &[u8], eof: bool) -> Option<(Vec<Option<Vec<u8>>>, usize)> {
+        let mut i = 0;
+        if !self.line_start.is_empty() {
+            let p = data
+                .windows(self.line_start.len())
+                .position(|w| w == self.line_start.as_slice())?;
+            i = p + self.line_start.len();
+        }
+        let mut fields = Vec::new();
+        loop {
+            let mut value = Vec::new();
+            let mut quoted = false;
+            if let Some(q) = self.enclosed
+                && data.get(i) == Some(&q)
+            {
+                quoted = true;
+                i += 1;
+                loop {
+                    let c = *data.get(i)?;
+                    if Some(c) == self.escape {
+                        value.push(unescape(*data.get(i + 1)?));
+                        i += 2;
+                    } else if c == q {
+                        if data.get(i + 1) == Some(&q) {
+                            value.push(q);
+                            i += 2;
+                        } else if data.get(i + 1).is_none() && !eof {
+                            return None;
+                        } else {
+                            i += 1;
+                            break;
+                        }
+                    } else {
+                        value.push(c);
+                        i += 1;
+                    }
+                }
+            }
+            // Unquoted text (or anything after a closing quote) up to a terminator.
+            let mut null = false;
+            loop {
+                if i >= data.len() {
+                    if !eof {
+                        return None;
+                    }
+                    break;
+                }
+                match (
+                    term_at(data, i, &self.field_term),
+                    term_at(data, i, &self.line_term),
+                ) {
+                    (None, _) | (_, None) if !eof => return None,
+                    (Some(true), _) | (_, Some(true)) => break,
+                    _ => {}
+                }
+                let c = data[i];
+                if Some(c) == self.escape && !quoted {
+                    let n = *data.get(i + 1).or(if eof { Some(&b'\\') } else { None })?;
+                    if n == b'N' && value.is_empty() {
+                        null = true;
+                    } else {
+                        value.push(unescape(n));
+                    }
+                    i += 2;
+                } else {
+                    value.push(c);
+                    i += 1;
+                }
+            }
+            if !quoted && self.enclosed.is_some() && value == b"NULL" {
+                null = true;
+            }
+            fields.push(if null { None } else { Some(value) });
+            if term_at(data, i, &self.field_term) == Some(true) {
+                i += self.field_term.len();
+                continue;
+            }
+            if term_at(data, i, &self.line_term) == Some(true) {
+                i += self.line_term.len();
+            }
+            return Some((fields, i.min(data.len())));
+        }
+    }
+}
+
+impl Loader {
+    fn take_rows(&mut self, eof: bool) {
+        let mut at = 0;
+        while at < self.buf.len() {
+            let Some((fields, used)) = self.fmt.row(&self.buf[at..], eof) else {
+                break;
+            };
+            if used == 0 {
+                break;
+            }
+            at += used;
+            if self.skipped_lines < self.fmt.ignore_lines {
+                self.skipped_lines += 1;
+                continue;
+            }
+            let mut row: Vec<Option<String>> = vec![None; self.meta.columns.len()];
+            let mut given = vec![false; self.meta.columns.len()];
+            for (f, target) in fields.into_iter().zip(&self.targets) {
+                if let Some(c) = target {
+                    row[*c] = f.map(|b| String::from_utf8_lossy(&b).into_owned());
+                    given[*c] = true;
+                }
+            }
+            for c in 0..row.len() {
+                if !given[c] {
+                    row[c] = default_text(&self.meta, c).unwrap_or(None);
+                }
+            }
+            self.pending.push(row);
+        }
+        self.buf.drain(..at);
+    }
+
+    async fn commit(&mut self) -> Result<(), SqlError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.pending);
+        let n = rows.len();
+        let mut columns: Vec<Vec<Option<String>>> =
+            vec![Vec::with_capacity(n); self.meta.columns.len()];
+        for row in rows {
+            for (c, v) in row.into_iter().enumerate() {
+                columns[c].push(v);
+            }
+        }
+        let engine = self.engine.clone();
+        let mut w = engine.lock().await;
+        let snap = engine.snapshot();
+        let (mut batch, _) =
+            build_rows(&engine, &mut w, &snap, self.table, &self.meta, columns, n)?;
+        let mut ws = WriteSet::default();
+        if self.dup != OnDuplicate::Error {
+            let dups = engine.find_duplicate(&mut w, &snap, self.table, &batch)?;
+            if self.dup == OnDuplicate::Replace {
+                ws.deletes
+                    .insert(self.table, dups.iter().flatten().copied().collect());
+            } else {
+                let keep: BooleanArray = dups.iter().map(|d| Some(d.is_none())).collect();
+                let before = batch.num_rows();
+                batch = filter_record_batch(&batch, &keep)
+                    .map_err(|e| SqlError::internal(e.to_string()))?;
+                self.skipped_dups += (before - batch.num_rows()) as u64;
+            }
+        }
+        let loaded = batch.num_rows() as u64;
+        ws.inserts.insert(self.table, vec![batch]);
+        engine.commit(&mut w, &ws).await?;
+        let before = self.loaded;
+        self.loaded += loaded;
+        if self.loaded / 1_000_000 > before / 1_000_000 {
+            tracing::info!(table = %self.meta.name, rows = self.loaded, "LOAD DATA progress");
+        }
+        Ok(())
+    }
+
+    fn done(&self) -> Done {
+        Done {
+            affected_rows: self.loaded,
+            info: format!(
+                "Records: {}  Deleted: 0  Skipped: {}  Warnings: 0",
+                self.loaded + self.skipped_dups,
+                self.skipped_dups
+            ),
+            ..Done::default()
+        }
+    }
+}
+
+impl InfileSink for Loader {
+    fn write<'a>(&'a mut self, chunk: &'a [u8]) -> BoxFuture<'a, Result<(), SqlError>> {
+        async move {
+            self.buf.extend_from_slice(chunk);
+            self.take_rows(false);
+            if self.pending.len() >= COMMIT_ROWS {
+                self.commit().await?;
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn finish(mut self: Box<Self>) -> BoxFuture<'static, Result<Done, SqlError>> {
+        async move {
+            self.take_rows(true);
+            if !self.buf.is_empty() {
+                // A last line without its terminator.
+                self.buf.extend_from_slice(&self.fmt.line_term.clone());
+                self.take_rows(true);
+            }
+            self.commit().await?;
+            Ok(self.done())
+        }
+        .boxed()
+    }
+}
+
+fn byte_string(t: &mut Tokens) -> Result<Vec<u8>, SqlError> {
+    match t.next() {
+        Some(Token::Str(s)) => Ok(s.into_bytes()),
+        _ => Err(SqlError::syntax("LOAD DATA expects a quoted string")),
+    }
+}
+
+pub async fn load_data(s: &mut SqlSession, text: &str) -> Result<Outcome, SqlError> {
+    let mut t = Tokens::new(text);
+    t.eat_all(&["LOAD", "DATA"]);
+    let _ = t.eat("LOW_PRIORITY") || t.eat("CONCURRENT");
+    let local = t.eat("LOCAL");
+    if !t.eat("INFILE") {
+        return Err(SqlError::syntax("LOAD DATA needs INFILE"));
+    }
+    let file = String::from_utf8_lossy(&byte_string(&mut t)?).into_owned();
+    let mut dup = if local {
+        OnDuplicate::Ignore
+    } else {
+        OnDuplicate::Error
+    };
+    if t.eat("REPLACE") {
+        dup = OnDuplicate::Replace;
+    } else if t.eat("IGNORE") {
+        dup = OnDuplicate::Ignore;
+    }
+    if !t.eat_all(&["INTO", "TABLE"]) {
+        return Err(SqlError::syntax("LOAD DATA needs INTO TABLE"));
+    }
+    let (db, name) = t
+        .qualified()
+        .ok_or_else(|| SqlError::syntax("LOAD DATA needs a table"))?;
+    let db = match db {
+        Some(d) => d,
+        None => s.require_db()?,
+    };
+    let snap = s.engine.snapshot();
+    let table = catalog::find_table(&snap, &db, &name).ok_or_else(|| {
+        SqlError::new(1146, "42S02", format!("Table '{db}.{name}' doesn't exist"))
+    })?;
+    let mut fmt = Format {
+        field_term: b"\t".to_vec(),
+        enclosed: None,
+        escape: Some(b'\\'),
+        line_start: Vec::new(),
+        line_term: b"\n".to_vec(),
+        ignore_lines: 0,
+    };
+    if t.eat_all(&["CHARACTER", "SET"]) || t.eat("CHARSET") {
+        t.name();
+    }
+    if t.eat("FIELDS") || t.eat("COLUMNS") {
+        loop {
+            if t.eat_all(&["TERMINATED", "BY"]) {
+                fmt.field_term = byte_string(&mut t)?;
+            } else if t.eat("OPTIONALLY") || t.peek().is_some_and(|x| x.is_word("ENCLOSED")) {
+                t.eat_all(&["ENCLOSED", "BY"]);
+                fmt.enclosed = byte_string(&mut t)?.first().copied();
+            } else if t.eat_all(&["ESCAPED", "BY"]) {
+                fmt.escape = byte_string(&mut t)?.first().copied();
+            } else {
+                break;
+            }
+        }
+    }
+    if t.eat("LINES") {
+        loop {
+            if t.eat_all(&["STARTING", "BY"]) {
+                fmt.line_start = byte_string(&mut t)?;
+            } else if t.eat_all(&["TERMINATED", "BY"]) {
+                fmt.line_term = byte_string(&mut t)?;
+            } else {
+                break;
+            }
+        }
+    }
+    if t.eat("IGNORE") {
+        if let Some(Token::Number(n)) = t.next() {
+            fmt.ignore_lines = n.parse().unwrap_or(0);
+        }
+        let _ = t.eat("LINES") || t.eat("ROWS");
+    }
+    let meta = table.meta.clone();
+    let mut targets = Vec::new();
+    if t.eat_punct('(') {
+        loop {
+            match t.next() {
+                Some(Token::Var(_)) => targets.push(None),
+                Some(tok) => {
+                    let n = tok.name().unwrap_or_default().to_string();
+                    let c = meta.column(&n).ok_or_else(|| {
+                        SqlError::new(
+                            1054,
+                            "42S22",
+                            format!("Unknown column '{n}' in 'field list'"),
+                        )
+                    })?;
+                    targets.push(Some(c));
+                }
+                None => break,
+            }
+            if !t.eat_punct(',') {
+                break;
+            }
+        }
+        t.eat_punct(')');
+    } else {
+        targets = (0..meta.columns.len()).map(Some).collect();
+    }
+    if t.eat("SET") {
+        return Err(SqlError::new(
+            1235,
+            "42000",
+            "LOAD DATA ... SET is not supported yet",
+        ));
+    }
+    // LOAD DATA runs as its own transaction(s).
+    s.commit_txn().await?;
+    let mut loader = Box::new(Loader {
+        engine: s.engine.clone(),
+        table: table.id,
+        meta,
+        targets,
+        fmt,
+        dup,
+        buf: Vec::new(),
+        pending: Vec::new(),
+        skipped_lines: 0,
+        loaded: 0,
+        skipped_dups: 0,
+    });
+    if local {
+        return Ok(Outcome::LocalInfile {
+            filename: file,
+            sink: loader,
+        });
+    }
+    let data = tokio::fs::read(&file).await.map_err(|e| {
+        SqlError::new(
+            29,
+            "HY000",
+            format!("File '{file}' not found (Errcode: {e})"),
+        )
+    })?;
+    for chunk in data.chunks(1 << 20) {
+        loader.write(chunk).await?;
+    }
+    let _ = RecordBatch::new_empty;
+    loader.finish().await.map(Outcome::Done)
+}

@@ -1,0 +1,17 @@
+//! SQL on the primary: the catalog, DataFusion over storage snapshots, and
+//! the session that turns MySQL statements into reads and committed writes.
+
+pub mod admin;
+pub mod catalog;
+pub mod ddl;
+pub mod dml;
+pub mod engine;
+pub mod infile;
+pub mod provider;
+pub mod session;
+pub mod show;
+pub mod text;
+pub mod types;
+pub mod vars;
+
+pub use engine::{Primary, SqlEngine};

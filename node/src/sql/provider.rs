@@ -1,0 +1,262 @@
+//! DataFusion over floe's storage: a catalog whose schemas are databases and
+//! whose tables scan one snapshot (plus, inside a transaction, its own
+//! uncommitted writes). Scans hand DataFusion the segments' Arrow arrays
+//! as they are; only segments with deleted rows are filtered (copied).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+use arrow::array::{ArrayRef, BooleanArray, RecordBatch, UInt64Array};
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use async_trait::async_trait;
+use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
+use datafusion::datasource::TableType;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
+use floe_storage::state::TableSnapshot;
+use floe_storage::{Snapshot, TableId};
+
+use super::catalog::{self, TableMeta};
+
+/// The hidden column DML scans add: where each row lives.
+pub const ROWID: &str = "__floe_rowid";
+/// Row ids of a transaction's own, uncommitted rows have this bit set.
+pub const PENDING: u64 = 1 << 63;
+
+pub fn rowid(segment: u64, row: u32) -> u64 {
+    (segment << 32) | row as u64
+}
+
+/// A transaction's writes not yet committed, as its own queries must see them.
+#[derive(Clone, Debug, Default)]
+pub struct Overlay {
+    pub deleted: HashMap<TableId, HashSet<u64>>,
+    pub inserted: HashMap<TableId, Vec<RecordBatch>>,
+}
+
+/// What the statement being planned reads.
+#[derive(Clone)]
+pub struct View {
+    pub snap: Arc<Snapshot>,
+    pub overlay: Option<Arc<Overlay>>,
+    pub with_rowid: bool,
+}
+
+pub type ViewCell = Arc<RwLock<View>>;
+
+fn current(cell: &ViewCell) -> View {
+    cell.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+#[derive(Debug)]
+pub struct FloeCatalog {
+    pub view: ViewCell,
+}
+
+impl std::fmt::Debug for View {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "View(lsn {})", self.snap.lsn)
+    }
+}
+
+impl CatalogProvider for FloeCatalog {
+    fn schema_names(&self) -> Vec<String> {
+        catalog::databases(&current(&self.view).snap)
+            .into_iter()
+            .filter(|d| !catalog::SYSTEM_DATABASES.contains(&d.as_str()))
+            .collect()
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        let view = current(&self.view);
+        if !catalog::database_exists(&view.snap, name) || name == "information_schema" {
+            return None;
+        }
+        Some(Arc::new(FloeSchema {
+            db: name.to_string(),
+            view: self.view.clone(),
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct FloeSchema {
+    db: String,
+    view: ViewCell,
+}
+
+#[async_trait]
+impl SchemaProvider for FloeSchema {
+    fn table_names(&self) -> Vec<String> {
+        catalog::tables_of(&current(&self.view).snap, &self.db)
+            .into_iter()
+            .map(|t| t.meta.name.clone())
+            .collect()
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        let view = current(&self.view);
+        let Some(t) = catalog::find_table(&view.snap, &self.db, name) else {
+            return Ok(None);
+        };
+        let Some(snap) = view.snap.tables.get(&t.id) else {
+            return Ok(None);
+        };
+        Ok(Some(Arc::new(SnapshotTable::new(
+            t.meta,
+            snap.clone(),
+            &view,
+        ))))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        catalog::find_table(&current(&self.view).snap, &self.db, name).is_some()
+    }
+}
+
+#[derive(Debug)]
+pub struct SnapshotTable {
+    schema: SchemaRef,
+    data: TableSnapshot,
+    deleted: Option<HashSet<u64>>,
+    inserted: Vec<RecordBatch>,
+    with_rowid: bool,
+}
+
+impl SnapshotTable {
+    pub fn new(meta: Arc<TableMeta>, data: TableSnapshot, view: &View) -> SnapshotTable {
+        let base = meta.schema();
+        let schema = if view.with_rowid {
+            let mut fields: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
+            fields.push(Field::new(ROWID, DataType::UInt64, false));
+            Arc::new(Schema::new(fields))
+        } else {
+            base
+        };
+        let id = data.def.id;
+        let overlay = view.overlay.as_ref();
+        SnapshotTable {
+            schema,
+            deleted: overlay.and_then(|o| o.deleted.get(&id).cloned()),
+            inserted: overlay
+                .and_then(|o| o.inserted.get(&id).cloned())
+                .unwrap_or_default(),
+            data,
+            with_rowid: view.with_rowid,
+        }
+    }
+
+    /// `batch` (rows `first..` of `segment`) with deleted rows removed and
+    /// the row id column added when asked for.
+    fn prepare(
+        &self,
+        batch: &RecordBatch,
+        segment: u64,
+        first: u32,
+        deletes: Option<&roaring::RoaringBitmap>,
+    ) -> Result<Option<RecordBatch>> {
+        let n = batch.num_rows() as u32;
+        let gone = |r: u32| {
+            deletes.is_some_and(|d| d.contains(first + r))
+                || self
+                    .deleted
+                    .as_ref()
+                    .is_some_and(|d| d.contains(&rowid(segment, first + r)))
+        };
+        let any_gone = deletes.is_some_and(|d| d.range_cardinality(first..first + n) > 0)
+            || self
+                .deleted
+                .as_ref()
+                .is_some_and(|d| !d.is_empty() && (0..n).any(gone));
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        if self.with_rowid {
+            columns.push(Arc::new(UInt64Array::from_iter_values(
+                (0..n).map(|r| rowid(segment, first + r)),
+            )));
+        }
+        let out = RecordBatch::try_new(self.schema.clone(), columns)?;
+        if !any_gone {
+            return Ok(Some(out));
+        }
+        let keep: BooleanArray = (0..n).map(|r| Some(!gone(r))).collect();
+        let kept = filter_record_batch(&out, &keep)?;
+        Ok((kept.num_rows() > 0).then_some(kept))
+    }
+
+    fn partitions(&self, target: usize) -> Result<Vec<Vec<RecordBatch>>> {
+        let target = target.max(1);
+        let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); target];
+        let mut next = 0;
+        for seg in &self.data.segments {
+            let mut first = 0u32;
+            for b in &seg.batches {
+                if let Some(p) = self.prepare(b, seg.id, first, seg.deletes.as_deref())? {
+                    parts[next % target].push(p);
+                    next += 1;
+                }
+                first += b.num_rows() as u32;
+            }
+        }
+        let mut pending = 0u64;
+        for b in &self.inserted {
+            let n = b.num_rows();
+            let mut columns: Vec<ArrayRef> = b.columns().to_vec();
+            if self.with_rowid {
+                columns.push(Arc::new(UInt64Array::from_iter_values(
+                    (0..n as u64).map(|i| PENDING | (pending + i)),
+                )));
+            }
+            pending += n as u64;
+            let batch = RecordBatch::try_new(self.schema.clone(), columns)?;
+            let keep: BooleanArray = (0..n as u64)
+                .map(|i| {
+                    Some(
+                        !self
+                            .deleted
+                            .as_ref()
+                            .is_some_and(|d| d.contains(&(PENDING | (pending - n as u64 + i)))),
+                    )
+                })
+                .collect();
+            let batch = filter_record_batch(&batch, &keep)?;
+            if batch.num_rows() > 0 {
+                parts[next % target].push(batch);
+                next += 1;
+            }
+        }
+        parts.retain(|p| !p.is_empty());
+        if parts.is_empty() {
+            parts.push(Vec::new());
+        }
+        Ok(parts)
+    }
+}
+
+#[async_trait]
+impl TableProvider for SnapshotTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let target = state.config().target_partitions();
+        let parts = self.partitions(target)?;
+        let source = MemorySourceConfig::try_new(&parts, self.schema.clone(), projection.cloned())
+            .map_err(|e| DataFusionError::Plan(e.to_string()))?;
+        Ok(DataSourceExec::from_data_source(source))
+    }
+}

@@ -1,0 +1,743 @@
+//! One client's session on the primary: statement dispatch, DataFusion for
+//! queries, transactions (a private write set that its own reads overlay),
+//! variables, and the MySQL statements floe parses itself.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use arrow::array::{ArrayRef, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use datafusion::dataframe::DataFrame;
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::{SessionConfig, SessionContext as DfContext};
+use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
+use datafusion::scalar::ScalarValue;
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::{Expr as SqlExpr, SelectItem, SetExpr, Statement};
+use datafusion::sql::sqlparser::dialect::MySqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::variable::VarType;
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use mysql_common::value::Value;
+
+use super::catalog;
+use super::engine::{SqlEngine, WriteSet};
+use super::provider::{FloeCatalog, Overlay, View, ViewCell};
+use super::text::{Token, Tokens, split_statements};
+use super::vars::{SystemVars, UserVars, Vars};
+use super::{admin, ddl, dml, infile, show};
+use crate::mysql::resultset::ColumnMeta;
+use crate::mysql::session::{InfileSink, Outcome, PreparedInfo, RowStream, Session, SessionStatus};
+use crate::mysql::{Done, SessionContext, SqlError};
+
+/// A parsed statement, ready to run.
+pub enum Stmt {
+    Sql(Box<Statement>, String),
+    /// Statements floe parses itself, kept as text.
+    Own(OwnKind, String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OwnKind {
+    Set,
+    Show,
+    Describe,
+    Use,
+    Account,
+    LoadData,
+    Kill,
+    /// Accepted and ignored (LOCK TABLES, FLUSH, ALTER TABLE ... DISABLE KEYS).
+    Noop,
+}
+
+pub struct PreparedSql {
+    pub sql: String,
+    pub params: usize,
+}
+
+/// An open transaction: what it read from and what it wrote.
+pub struct Transaction {
+    pub snap: Arc<floe_storage::Snapshot>,
+    pub writes: WriteSet,
+}
+
+/// State shared with DataFusion functions (DATABASE(), LAST_INSERT_ID()...).
+#[derive(Debug, Default)]
+pub struct Shared {
+    pub db: Option<String>,
+    pub user: String,
+    pub host: String,
+    pub connection_id: u32,
+    pub last_insert_id: u64,
+}
+
+pub struct SqlSession {
+    pub engine: Arc<SqlEngine>,
+    pub ctx: SessionContext,
+    pub df: DfContext,
+    pub view: ViewCell,
+    pub vars: Arc<Mutex<Vars>>,
+    pub shared: Arc<Mutex<Shared>>,
+    pub txn: Option<Transaction>,
+}
+
+pub fn df_error(e: DataFusionError) -> SqlError {
+    let e = e.find_root();
+    let msg = e.to_string();
+    match &e {
+        DataFusionError::SQL(p, _) => {
+            SqlError::syntax(format!("You have an error in your SQL syntax: {p}"))
+        }
+        DataFusionError::SchemaError(s, _) => {
+            let s = s.to_string();
+            match s.split('\'').nth(1).or_else(|| s.split('"').nth(1)) {
+                Some(col) if s.contains("No field named") || s.contains("not found") => {
+                    SqlError::new(
+                        1054,
+                        "42S22",
+                        format!(
+                            "Unknown column '{}' in 'field list'",
+                            col.rsplit('.').next().unwrap_or(col)
+                        ),
+                    )
+                }
+                _ => SqlError::internal(s),
+            }
+        }
+        DataFusionError::Plan(p) if p.contains("table '") && p.contains("not found") => {
+            let name = p.split('\'').nth(1).unwrap_or("");
+            let name = name.strip_prefix("def.").unwrap_or(name);
+            SqlError::new(1146, "42S02", format!("Table '{name}' doesn't exist"))
+        }
+        DataFusionError::NotImplemented(m) => SqlError::new(
+            1235,
+            "42000",
+            format!("This version of floe doesn't yet support '{m}'"),
+        ),
+        DataFusionError::ArrowError(a, _) if a.to_string().contains("Divide by zero") => {
+            SqlError::new(1365, "22012", "Division by 0")
+        }
+        _ => SqlError::internal(
+            msg.trim_start_matches("Error during planning: ")
+                .to_string(),
+        ),
+    }
+}
+
+fn udf_string(name: &str, f: impl Fn() -> Option<String> + Send + Sync + 'static) -> ScalarUDF {
+    create_udf(
+        name,
+        vec![],
+        DataType::Utf8,
+        Volatility::Volatile,
+        Arc::new(move |_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(f())))),
+    )
+}
+
+fn udf_u64(name: &str, f: impl Fn() -> u64 + Send + Sync + 'static) -> ScalarUDF {
+    create_udf(
+        name,
+        vec![],
+        DataType::UInt64,
+        Volatility::Volatile,
+        Arc::new(move |_args: &[ColumnarValue]| {
+            Ok(ColumnarValue::Scalar(ScalarValue::UInt64(Some(f()))))
+        }),
+    )
+}
+
+/// Rows of text columns, for SHOW and friends.
+pub fn text_rows(columns: &[&str], rows: Vec<Vec<Option<String>>>) -> Outcome {
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|c| Field::new(*c, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ));
+    let arrays: Vec<ArrayRef> = (0..columns.len())
+        .map(|i| {
+            Arc::new(
+                rows.iter()
+                    .map(|r| r.get(i).cloned().flatten())
+                    .collect::<StringArray>(),
+            ) as ArrayRef
+        })
+        .collect();
+    let batch = RecordBatch::try_new(schema.clone(), arrays);
+    let metas = schema
+        .fields()
+        .iter()
+        .map(|f| ColumnMeta::for_field(f))
+        .collect();
+    let stream = futures::stream::iter(vec![batch.map_err(|e| SqlError::internal(e.to_string()))]);
+    Outcome::Rows(RowStream {
+        columns: metas,
+        batches: stream.boxed(),
+    })
+}
+
+impl SqlSession {
+    pub fn new(engine: Arc<SqlEngine>, ctx: SessionContext) -> Result<SqlSession, SqlError> {
+        let config = SessionConfig::new()
+            .with_default_catalog_and_schema("def", "")
+            .with_create_default_catalog_and_schema(false)
+            .with_information_schema(true)
+            .set_str("datafusion.sql_parser.dialect", "MySQL");
+        let df = DfContext::new_with_config(config);
+        let view: ViewCell = Arc::new(RwLock::new(View {
+            snap: engine.snapshot(),
+            overlay: None,
+            with_rowid: false,
+        }));
+        df.register_catalog("def", Arc::new(FloeCatalog { view: view.clone() }));
+        let vars = Arc::new(Mutex::new(Vars::default()));
+        df.register_variable(VarType::System, Arc::new(SystemVars(vars.clone())));
+        df.register_variable(VarType::UserDefined, Arc::new(UserVars(vars.clone())));
+        let shared = Arc::new(Mutex::new(Shared {
+            db: None,
+            user: ctx.user.clone(),
+            host: ctx.host.clone(),
+            connection_id: ctx.connection_id,
+            last_insert_id: 0,
+        }));
+        let s = shared.clone();
+        df.register_udf(udf_string("database", move || s.lock().ok()?.db.clone()));
+        let s = shared.clone();
+        df.register_udf(udf_string("schema", move || s.lock().ok()?.db.clone()));
+        for name in ["user", "current_user", "session_user", "system_user"] {
+            let s = shared.clone();
+            df.register_udf(udf_string(name, move || {
+                let s = s.lock().ok()?;
+                Some(format!("{}@{}", s.user, s.host))
+            }));
+        }
+        df.register_udf(udf_string("version", || {
+            Some(crate::mysql::server::SERVER_VERSION.to_string())
+        }));
+        let s = shared.clone();
+        df.register_udf(udf_u64("connection_id", move || {
+            s.lock().map(|s| s.connection_id as u64).unwrap_or(0)
+        }));
+        let s = shared.clone();
+        df.register_udf(udf_u64("last_insert_id", move || {
+            s.lock().map(|s| s.last_insert_id).unwrap_or(0)
+        }));
+        Ok(SqlSession {
+            engine,
+            ctx,
+            df,
+            view,
+            vars,
+            shared,
+            txn: None,
+        })
+    }
+
+    pub fn db(&self) -> Option<String> {
+        self.shared.lock().ok()?.db.clone()
+    }
+
+    pub fn require_db(&self) -> Result<String, SqlError> {
+        self.db()
+            .ok_or_else(|| SqlError::new(1046, "3D000", "No database selected"))
+    }
+
+    pub fn autocommit(&self) -> bool {
+        self.vars
+            .lock()
+            .map(|v| v.flag("autocommit"))
+            .unwrap_or(true)
+    }
+
+    pub fn set_last_insert_id(&self, id: u64) {
+        if let Ok(mut s) = self.shared.lock() {
+            s.last_insert_id = id;
+        }
+    }
+
+    /// Points DataFusion at what this statement reads: the transaction's
+    /// snapshot and writes, or the newest snapshot.
+    pub fn set_view(&self, with_rowid: bool) -> Arc<floe_storage::Snapshot> {
+        let (snap, overlay) = match &self.txn {
+            Some(t) => (
+                t.snap.clone(),
+                Some(Arc::new(Overlay {
+                    deleted: t
+                        .writes
+                        .deletes
+                        .iter()
+                        .map(|(k, v)| (*k, v.iter().copied().collect::<HashSet<u64>>()))
+                        .collect(),
+                    inserted: t
+                        .writes
+                        .inserts
+                        .iter()
+                        .map(|(k, v)| (*k, v.clone()))
+                        .collect(),
+                })),
+            ),
+            None => (self.engine.snapshot(), None),
+        };
+        *self.view.write().unwrap_or_else(|e| e.into_inner()) = View {
+            snap: snap.clone(),
+            overlay,
+            with_rowid,
+        };
+        let db = self.db().unwrap_or_default();
+        let state = self.df.state_ref();
+        state
+            .write()
+            .config_mut()
+            .options_mut()
+            .catalog
+            .default_schema = db;
+        snap
+    }
+
+    /// Plans and runs a query through DataFusion, streaming the result.
+    pub async fn run_query(
+        &self,
+        stmt: Statement,
+        with_rowid: bool,
+    ) -> Result<
+        (
+            Vec<ColumnMeta>,
+            datafusion::execution::SendableRecordBatchStream,
+        ),
+        SqlError,
+    > {
+        self.set_view(with_rowid);
+        let names = output_names(&stmt);
+        let state = self.df.state();
+        let plan = state
+            .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
+            .await
+            .map_err(df_error)?;
+        let frame = DataFrame::new(state, plan);
+        let schema = frame.schema().as_arrow().clone();
+        let stream = frame.execute_stream().await.map_err(df_error)?;
+        let mut columns: Vec<ColumnMeta> = schema
+            .fields()
+            .iter()
+            .map(|f| ColumnMeta::for_field(f))
+            .collect();
+        if let Some(names) = names
+            && names.len() == columns.len()
+        {
+            for (c, n) in columns.iter_mut().zip(names) {
+                c.name = n;
+            }
+        }
+        Ok((columns, stream))
+    }
+
+    /// Runs a query and collects its rows (for DML and SET).
+    pub async fn collect(
+        &self,
+        stmt: Statement,
+        with_rowid: bool,
+    ) -> Result<Vec<RecordBatch>, SqlError> {
+        let (_, mut stream) = self.run_query(stmt, with_rowid).await?;
+        let mut out = Vec::new();
+        while let Some(b) = stream.next().await {
+            out.push(b.map_err(df_error)?);
+        }
+        Ok(out)
+    }
+
+    pub fn parse_one(sql: &str) -> Result<Statement, SqlError> {
+        let mut stmts = Parser::parse_sql(&MySqlDialect {}, sql).map_err(|e| {
+            let near: String = sql.chars().take(80).collect();
+            SqlError::syntax(format!(
+                "You have an error in your SQL syntax; check the manual that corresponds to your MySQL server version for the right syntax to use near '{near}' at line 1 ({e})"
+            ))
+        })?;
+        match stmts.len() {
+            1 => Ok(stmts.remove(0)),
+            _ => Err(SqlError::syntax(
+                "You have an error in your SQL syntax: expected one statement",
+            )),
+        }
+    }
+
+    fn classify(text: &str) -> Result<Stmt, SqlError> {
+        let t = Tokens::new(text);
+        let w = |i: usize| {
+            t.peek_at(i).and_then(|t| match t {
+                Token::Word(w) => Some(w.to_ascii_uppercase()),
+                _ => None,
+            })
+        };
+        let own = |k| Ok(Stmt::Own(k, text.to_string()));
+        match (w(0).as_deref(), w(1).as_deref()) {
+            (Some("SET"), _) => own(OwnKind::Set),
+            (Some("SHOW"), _) => own(OwnKind::Show),
+            (Some("DESCRIBE" | "DESC"), _) => own(OwnKind::Describe),
+            (Some("EXPLAIN"), Some(n))
+                if n != "SELECT"
+                    && n != "WITH"
+                    && n != "ANALYZE"
+                    && n != "VERBOSE"
+                    && n != "FORMAT" =>
+            {
+                own(OwnKind::Describe)
+            }
+            (Some("USE"), _) => own(OwnKind::Use),
+            (Some("CREATE" | "DROP" | "ALTER" | "RENAME"), Some("USER")) => own(OwnKind::Account),
+            (Some("GRANT" | "REVOKE"), _) => own(OwnKind::Account),
+            (Some("FLUSH"), _) => own(OwnKind::Noop),
+            (Some("LOCK" | "UNLOCK"), Some("TABLES" | "TABLE" | "INSTANCE")) => own(OwnKind::Noop),
+            (Some("LOAD"), Some("DATA")) => own(OwnKind::LoadData),
+            (Some("KILL"), _) => own(OwnKind::Kill),
+            (Some("ALTER"), Some("TABLE")) if ddl::is_keys_toggle(text) => own(OwnKind::Noop),
+            _ => Ok(Stmt::Sql(
+                Box::new(Self::parse_one(text)?),
+                text.to_string(),
+            )),
+        }
+    }
+
+    /// Commits the open transaction's writes.
+    pub async fn commit_txn(&mut self) -> Result<(), SqlError> {
+        let Some(txn) = self.txn.take() else {
+            return Ok(());
+        };
+        let writes = dml::without_dead_pending(txn.writes);
+        let mut w = self.engine.lock().await;
+        self.engine.commit(&mut w, &writes).await?;
+        Ok(())
+    }
+
+    /// Runs a write statement: in the open transaction, or as its own.
+    pub async fn write<F>(&mut self, f: F) -> Result<Done, SqlError>
+    where
+        F: for<'a> FnOnce(
+            &'a mut SqlSession,
+            &'a mut super::engine::WriteState,
+        ) -> BoxFuture<'a, Result<(Done, WriteSet), SqlError>>,
+    {
+        if self.txn.is_none() && !self.autocommit() {
+            self.begin();
+        }
+        let engine = self.engine.clone();
+        let mut w = engine.lock().await;
+        let (done, writes) = f(self, &mut w).await?;
+        match &mut self.txn {
+            Some(t) => {
+                dml::merge(&mut t.writes, writes);
+                Ok(done)
+            }
+            None => {
+                let writes = dml::without_dead_pending(writes);
+                engine.commit(&mut w, &writes).await?;
+                Ok(done)
+            }
+        }
+    }
+
+    pub fn begin(&mut self) {
+        self.txn = Some(Transaction {
+            snap: self.engine.snapshot(),
+            writes: WriteSet::default(),
+        });
+    }
+
+    async fn execute_sql(&mut self, stmt: Statement, text: String) -> Result<Outcome, SqlError> {
+        match stmt {
+            Statement::Query(_) | Statement::Explain { .. } => {
+                let (columns, stream) = self.run_query(stmt, false).await?;
+                Ok(Outcome::Rows(RowStream {
+                    columns,
+                    batches: stream.map(|b| b.map_err(df_error)).boxed(),
+                }))
+            }
+            Statement::StartTransaction { .. } => {
+                self.commit_txn().await?;
+                self.begin();
+                Ok(Outcome::Done(Done::default()))
+            }
+            Statement::Commit { .. } => {
+                self.commit_txn().await?;
+                Ok(Outcome::Done(Done::default()))
+            }
+            Statement::Rollback { .. } => {
+                self.txn = None;
+                Ok(Outcome::Done(Done::default()))
+            }
+            Statement::Insert(_) | Statement::Update { .. } | Statement::Delete(_) => {
+                let done = dml::execute(self, stmt).await?;
+                Ok(Outcome::Done(done))
+            }
+            other => ddl::execute(self, other, &text).await.map(Outcome::Done),
+        }
+    }
+}
+
+/// MySQL names an unaliased result column by the expression's text.
+fn output_names(stmt: &Statement) -> Option<Vec<String>> {
+    let Statement::Query(q) = stmt else {
+        return None;
+    };
+    let SetExpr::Select(s) = q.body.as_ref() else {
+        return None;
+    };
+    let mut names = Vec::new();
+    for item in &s.projection {
+        match item {
+            SelectItem::ExprWithAlias { alias, .. } => names.push(alias.value.clone()),
+            SelectItem::UnnamedExpr(SqlExpr::Identifier(i)) => names.push(i.value.clone()),
+            SelectItem::UnnamedExpr(SqlExpr::CompoundIdentifier(parts)) => {
+                names.push(parts.last().map(|p| p.value.clone()).unwrap_or_default())
+            }
+            SelectItem::UnnamedExpr(SqlExpr::Value(v)) => names.push(match &v.value {
+                datafusion::sql::sqlparser::ast::Value::SingleQuotedString(s)
+                | datafusion::sql::sqlparser::ast::Value::DoubleQuotedString(s) => s.clone(),
+                other => other.to_string(),
+            }),
+            SelectItem::UnnamedExpr(e) => names.push(e.to_string()),
+            _ => return None,
+        }
+    }
+    Some(names)
+}
+
+/// `?` placeholders outside quotes and comments.
+pub fn placeholders(sql: &str) -> Vec<usize> {
+    let b = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut quote: Option<u8> = None;
+    while i < b.len() {
+        let c = b[i];
+        match quote {
+            Some(q) => {
+                if c == b'\\' && q != b'`' {
+                    i += 1;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                b'\'' | b'"' | b'`' => quote = Some(c),
+                b'?' => out.push(i),
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    out
+}
+
+/// A parameter as a SQL literal.
+pub fn literal(v: &Value) -> String {
+    match v {
+        Value::NULL => "NULL".into(),
+        Value::Int(i) => i.to_string(),
+        Value::UInt(u) => u.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Double(d) => d.to_string(),
+        Value::Bytes(b) => match std::str::from_utf8(b) {
+            Ok(s) => {
+                let mut out = String::with_capacity(s.len() + 2);
+                out.push('\'');
+                for ch in s.chars() {
+                    match ch {
+                        '\'' => out.push_str("''"),
+                        '\\' => out.push_str("\\\\"),
+                        '\0' => out.push_str("\\0"),
+                        c => out.push(c),
+                    }
+                }
+                out.push('\'');
+                out
+            }
+            Err(_) => format!(
+                "X'{}'",
+                b.iter().map(|x| format!("{x:02X}")).collect::<String>()
+            ),
+        },
+        Value::Date(y, m, d, h, i, s, us) => {
+            format!("'{y:04}-{m:02}-{d:02} {h:02}:{i:02}:{s:02}.{us:06}'")
+        }
+        Value::Time(neg, days, h, m, s, us) => format!(
+            "'{}{:02}:{m:02}:{s:02}.{us:06}'",
+            if *neg { "-" } else { "" },
+            *days as u64 * 24 + *h as u64
+        ),
+    }
+}
+
+pub fn substitute(sql: &str, params: &[Value]) -> Result<String, SqlError> {
+    let at = placeholders(sql);
+    if at.len() != params.len() {
+        return Err(SqlError::wrong_arguments("mysqld_stmt_execute"));
+    }
+    let mut out = String::with_capacity(sql.len() + params.len() * 8);
+    let mut last = 0;
+    for (pos, v) in at.iter().zip(params) {
+        out.push_str(&sql[last..*pos]);
+        out.push_str(&literal(v));
+        last = pos + 1;
+    }
+    out.push_str(&sql[last..]);
+    Ok(out)
+}
+
+impl Session for SqlSession {
+    type Statement = Stmt;
+    type Prepared = PreparedSql;
+
+    fn parse(&mut self, sql: &str, multi: bool) -> Result<Vec<Stmt>, SqlError> {
+        let texts = split_statements(sql);
+        if texts.len() > 1 && !multi {
+            return Err(SqlError::syntax(format!(
+                "You have an error in your SQL syntax; check the manual that corresponds to your MySQL server version for the right syntax to use near '{}' at line 1",
+                texts[1].chars().take(80).collect::<String>()
+            )));
+        }
+        texts.iter().map(|t| Self::classify(t)).collect()
+    }
+
+    fn describe(&self, stmt: &Stmt) -> String {
+        match stmt {
+            Stmt::Sql(_, t) | Stmt::Own(_, t) => t.chars().take(1024).collect(),
+        }
+    }
+
+    async fn execute(&mut self, stmt: Stmt) -> Result<Outcome, SqlError> {
+        match stmt {
+            Stmt::Sql(s, text) => self.execute_sql(*s, text).await,
+            Stmt::Own(kind, text) => match kind {
+                OwnKind::Set => admin::set(self, &text).await.map(Outcome::Done),
+                OwnKind::Show => show::show(self, &text).await,
+                OwnKind::Describe => show::describe(self, &text).await,
+                OwnKind::Use => {
+                    let mut t = Tokens::new(&text);
+                    t.eat("USE");
+                    let db = t
+                        .name()
+                        .ok_or_else(|| SqlError::syntax("USE needs a database name"))?;
+                    self.use_database(&db)?;
+                    Ok(Outcome::Done(Done::default()))
+                }
+                OwnKind::Account => admin::account(self, &text).await,
+                OwnKind::LoadData => infile::load_data(self, &text).await,
+                OwnKind::Kill => admin::kill(self, &text).map(Outcome::Done),
+                OwnKind::Noop => Ok(Outcome::Done(Done::default())),
+            },
+        }
+    }
+
+    async fn prepare(&mut self, sql: &str) -> Result<PreparedInfo<PreparedSql>, SqlError> {
+        let n = placeholders(sql).len();
+        let probe = substitute(sql, &vec![Value::NULL; n])?;
+        let stmt = Self::classify(&probe)?;
+        let columns = match stmt {
+            Stmt::Sql(s, _) if matches!(*s, Statement::Query(_)) => {
+                self.run_query(*s, false).await?.0
+            }
+            _ => Vec::new(),
+        };
+        Ok(PreparedInfo {
+            params: (0..n)
+                .map(|i| {
+                    ColumnMeta::new(
+                        format!("?{i}"),
+                        mysql_common::constants::ColumnType::MYSQL_TYPE_VAR_STRING,
+                    )
+                })
+                .collect(),
+            columns,
+            statement: PreparedSql {
+                sql: sql.to_string(),
+                params: n,
+            },
+        })
+    }
+
+    async fn execute_prepared(
+        &mut self,
+        stmt: &PreparedSql,
+        params: Vec<Value>,
+    ) -> Result<Outcome, SqlError> {
+        if params.len() != stmt.params {
+            return Err(SqlError::wrong_arguments("mysqld_stmt_execute"));
+        }
+        let sql = substitute(&stmt.sql, &params)?;
+        let stmt = Self::classify(&sql)?;
+        self.execute(stmt).await
+    }
+
+    fn use_database(&mut self, db: &str) -> Result<(), SqlError> {
+        let snap = self.engine.snapshot();
+        if !catalog::database_exists(&snap, db) {
+            return Err(SqlError::new(
+                1049,
+                "42000",
+                format!("Unknown database '{db}'"),
+            ));
+        }
+        if let Ok(mut s) = self.shared.lock() {
+            s.db = Some(db.to_string());
+        }
+        Ok(())
+    }
+
+    fn database(&self) -> Option<String> {
+        self.db()
+    }
+
+    async fn field_list(
+        &mut self,
+        table: &str,
+        wildcard: &str,
+    ) -> Result<Vec<ColumnMeta>, SqlError> {
+        let db = self.require_db()?;
+        let snap = self.engine.snapshot();
+        let t = catalog::find_table(&snap, &db, table).ok_or_else(|| {
+            SqlError::new(1146, "42S02", format!("Table '{db}.{table}' doesn't exist"))
+        })?;
+        Ok(t.meta
+            .schema()
+            .fields()
+            .iter()
+            .filter(|f| wildcard.is_empty() || catalog::like(wildcard, f.name()))
+            .map(|f| ColumnMeta::for_field(f))
+            .collect())
+    }
+
+    fn status(&self) -> SessionStatus {
+        SessionStatus {
+            in_transaction: self.txn.is_some(),
+            autocommit: self.autocommit(),
+        }
+    }
+
+    async fn reset(&mut self) {
+        self.txn = None;
+        if let Ok(mut v) = self.vars.lock() {
+            *v = Vars::default();
+        }
+        self.set_last_insert_id(0);
+    }
+
+    async fn close(self) {
+        // An open transaction simply goes away: nothing of it was logged.
+    }
+
+    fn wait_timeout(&self) -> Duration {
+        let secs = self
+            .vars
+            .lock()
+            .ok()
+            .and_then(|v| v.get("wait_timeout"))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(28_800u64);
+        Duration::from_secs(secs.max(1))
+    }
+}
+
+/// For `LOAD DATA LOCAL`: the sink type the protocol layer drives.
+pub type Sink = Box<dyn InfileSink>;

@@ -1,0 +1,335 @@
+//! MySQL column types: how each is stored (an Arrow type in a segment), how
+//! it is described to clients, and how text becomes a value of it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, StringArray};
+use arrow::compute::{CastOptions, cast_with_options};
+use arrow::datatypes::{DataType, Field};
+use arrow::util::display::FormatOptions;
+use datafusion::sql::sqlparser::ast::{DataType as SqlDataType, ExactNumberInfo};
+use floe_storage::ColumnType;
+use serde::{Deserialize, Serialize};
+
+use crate::mysql::SqlError;
+use crate::mysql::resultset::{META_DECIMALS, META_TYPE};
+
+/// A column's MySQL type as declared (what SHOW CREATE TABLE prints) and stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SqlType {
+    /// Upper-case MySQL type text, e.g. `VARCHAR(120)`, `DECIMAL(12,2)`, `INT UNSIGNED`.
+    pub text: String,
+    pub storage: ColumnType,
+    /// Declared length for CHAR/VARCHAR/BINARY (characters or bytes).
+    pub length: Option<u64>,
+    /// Fractional seconds digits for DATETIME/TIMESTAMP/TIME.
+    pub fsp: u8,
+}
+
+fn unsupported(what: &str) -> SqlError {
+    SqlError::new(1064, "42000", format!("Unsupported column type {what}"))
+}
+
+impl SqlType {
+    pub fn from_ast(t: &SqlDataType) -> Result<SqlType, SqlError> {
+        use SqlDataType as D;
+        let int = |name: &str, signed: ColumnType, unsigned: ColumnType, u: bool| SqlType {
+            text: if u {
+                format!("{name} UNSIGNED")
+            } else {
+                name.to_string()
+            },
+            storage: if u { unsigned } else { signed },
+            length: None,
+            fsp: 0,
+        };
+        let plain = |text: &str, storage: ColumnType| SqlType {
+            text: text.to_string(),
+            storage,
+            length: None,
+            fsp: 0,
+        };
+        let sized = |name: &str, n: Option<u64>, storage: ColumnType| SqlType {
+            text: match n {
+                Some(n) => format!("{name}({n})"),
+                None => name.to_string(),
+            },
+            storage,
+            length: n,
+            fsp: 0,
+        };
+        let timed = |name: &str, p: Option<u64>, storage: ColumnType| SqlType {
+            text: match p {
+                Some(p) if p > 0 => format!("{name}({p})"),
+                _ => name.to_string(),
+            },
+            storage,
+            length: None,
+            fsp: p.unwrap_or(0).min(6) as u8,
+        };
+        Ok(match t {
+            D::TinyInt(_) => int("TINYINT", ColumnType::Int8, ColumnType::UInt8, false),
+            D::TinyIntUnsigned(_) | D::UTinyInt => {
+                int("TINYINT", ColumnType::Int8, ColumnType::UInt8, true)
+            }
+            D::Bool | D::Boolean => plain("TINYINT(1)", ColumnType::Int8),
+            D::SmallInt(_) => int("SMALLINT", ColumnType::Int16, ColumnType::UInt16, false),
+            D::SmallIntUnsigned(_) | D::USmallInt => {
+                int("SMALLINT", ColumnType::Int16, ColumnType::UInt16, true)
+            }
+            D::MediumInt(_) => int("MEDIUMINT", ColumnType::Int32, ColumnType::UInt32, false),
+            D::MediumIntUnsigned(_) => {
+                int("MEDIUMINT", ColumnType::Int32, ColumnType::UInt32, true)
+            }
+            D::Int(_) | D::Integer(_) => int("INT", ColumnType::Int32, ColumnType::UInt32, false),
+            D::IntUnsigned(_) | D::IntegerUnsigned(_) | D::UnsignedInteger => {
+                int("INT", ColumnType::Int32, ColumnType::UInt32, true)
+            }
+            D::BigInt(_) => int("BIGINT", ColumnType::Int64, ColumnType::UInt64, false),
+            D::BigIntUnsigned(_) | D::UBigInt => {
+                int("BIGINT", ColumnType::Int64, ColumnType::UInt64, true)
+            }
+            D::Float(_) | D::FloatUnsigned(_) | D::Real | D::Float4 | D::Float32 => {
+                plain("FLOAT", ColumnType::Float32)
+            }
+            D::Double(_) | D::DoubleUnsigned(_) | D::DoublePrecision | D::Float8 | D::Float64 => {
+                plain("DOUBLE", ColumnType::Float64)
+            }
+            D::Decimal(info)
+            | D::DecimalUnsigned(info)
+            | D::Numeric(info)
+            | D::Dec(info)
+            | D::DecUnsigned(info) => {
+                let (p, s) = match info {
+                    ExactNumberInfo::None => (10, 0),
+                    ExactNumberInfo::Precision(p) => (*p, 0),
+                    ExactNumberInfo::PrecisionAndScale(p, s) => (*p, (*s).max(0) as u64),
+                };
+                if p == 0 || p > 38 || s > p || s > 30 {
+                    return Err(SqlError::new(
+                        1426,
+                        "42000",
+                        format!("Too-big precision {p} for DECIMAL (max 38)"),
+                    ));
+                }
+                SqlType {
+                    text: format!("DECIMAL({p},{s})"),
+                    storage: ColumnType::Decimal128 {
+                        precision: p as u8,
+                        scale: s as i8,
+                    },
+                    length: None,
+                    fsp: 0,
+                }
+            }
+            D::Char(n) | D::Character(n) => {
+                sized("CHAR", char_len(n).or(Some(1)), ColumnType::Utf8)
+            }
+            D::Varchar(n) | D::CharacterVarying(n) | D::CharVarying(n) | D::Nvarchar(n) => {
+                sized("VARCHAR", char_len(n), ColumnType::Utf8)
+            }
+            D::Text => plain("TEXT", ColumnType::Utf8),
+            D::TinyText => plain("TINYTEXT", ColumnType::Utf8),
+            D::MediumText => plain("MEDIUMTEXT", ColumnType::Utf8),
+            D::LongText => plain("LONGTEXT", ColumnType::Utf8),
+            D::String(_) => plain("TEXT", ColumnType::Utf8),
+            D::JSON => plain("JSON", ColumnType::Utf8),
+            D::Enum(values, _) => plain(
+                &format!(
+                    "ENUM({})",
+                    values
+                        .iter()
+                        .map(|v| match v {
+                            datafusion::sql::sqlparser::ast::EnumMember::Name(n)
+                            | datafusion::sql::sqlparser::ast::EnumMember::NamedValue(n, _) =>
+                                format!("'{n}'"),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+                ColumnType::Utf8,
+            ),
+            D::Set(values) => plain(
+                &format!(
+                    "SET({})",
+                    values
+                        .iter()
+                        .map(|v| format!("'{v}'"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+                ColumnType::Utf8,
+            ),
+            D::Binary(n) => sized("BINARY", n.or(Some(1)), ColumnType::Binary),
+            D::Varbinary(n) => sized(
+                "VARBINARY",
+                n.as_ref().and_then(|n| match n {
+                    datafusion::sql::sqlparser::ast::BinaryLength::IntegerLength { length } => {
+                        Some(*length)
+                    }
+                    _ => None,
+                }),
+                ColumnType::Binary,
+            ),
+            D::Blob(_) | D::Bytea | D::Bytes(_) => plain("BLOB", ColumnType::Binary),
+            D::TinyBlob => plain("TINYBLOB", ColumnType::Binary),
+            D::MediumBlob => plain("MEDIUMBLOB", ColumnType::Binary),
+            D::LongBlob => plain("LONGBLOB", ColumnType::Binary),
+            D::Date => plain("DATE", ColumnType::Date32),
+            D::Datetime(p) => timed("DATETIME", *p, ColumnType::TimestampMicros),
+            D::Timestamp(p, _) => timed("TIMESTAMP", *p, ColumnType::TimestampMicros),
+            D::Time(p, _) => timed("TIME", *p, ColumnType::TimeMicros),
+            D::Custom(name, args)
+                if name.to_string().eq_ignore_ascii_case("YEAR") && args.len() <= 1 =>
+            {
+                plain("YEAR", ColumnType::Int16)
+            }
+            other => return Err(unsupported(&other.to_string())),
+        })
+    }
+
+    /// The Arrow field of a column of this type, with what clients must be told.
+    pub fn field(&self, name: &str, nullable: bool) -> Field {
+        let mut md = HashMap::new();
+        let base = self.text.split(['(', ' ']).next().unwrap_or("");
+        if matches!(
+            base,
+            "TIMESTAMP"
+                | "YEAR"
+                | "CHAR"
+                | "TEXT"
+                | "TINYTEXT"
+                | "MEDIUMTEXT"
+                | "LONGTEXT"
+                | "BLOB"
+                | "TINYBLOB"
+                | "MEDIUMBLOB"
+                | "LONGBLOB"
+        ) {
+            md.insert(META_TYPE.to_string(), base.to_string());
+        }
+        if self.fsp > 0 {
+            md.insert(META_DECIMALS.to_string(), self.fsp.to_string());
+        }
+        Field::new(name, self.storage.data_type(), nullable).with_metadata(md)
+    }
+
+    pub fn is_integer(&self) -> bool {
+        matches!(
+            self.storage,
+            ColumnType::Int8
+                | ColumnType::Int16
+                | ColumnType::Int32
+                | ColumnType::Int64
+                | ColumnType::UInt8
+                | ColumnType::UInt16
+                | ColumnType::UInt32
+                | ColumnType::UInt64
+        )
+    }
+}
+
+fn char_len(n: &Option<datafusion::sql::sqlparser::ast::CharacterLength>) -> Option<u64> {
+    use datafusion::sql::sqlparser::ast::CharacterLength;
+    match n {
+        Some(CharacterLength::IntegerLength { length, .. }) => Some(*length),
+        _ => None,
+    }
+}
+
+/// Converts text values (from SQL literals or a data file) into a column of
+/// `target`, as MySQL would store them; `column` names it in errors.
+pub fn column_from_text(
+    values: &[Option<&str>],
+    target: &DataType,
+    column: &str,
+) -> Result<ArrayRef, SqlError> {
+    let strings: StringArray = values
+        .iter()
+        .map(|v| v.map(normalize_for))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect();
+    let strings: ArrayRef = Arc::new(strings);
+    let target_is_text = matches!(target, DataType::Utf8 | DataType::Binary);
+    let options = CastOptions {
+        safe: false,
+        format_options: FormatOptions::default(),
+    };
+    let source = if target_is_text {
+        strings
+    } else {
+        // MySQL accepts '' and surrounding spaces in numbers; booleans as words.
+        let trimmed: StringArray = values
+            .iter()
+            .map(|v| v.map(|s| numeric_text(s.trim())))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect();
+        Arc::new(trimmed)
+    };
+    cast_with_options(&source, target, &options).map_err(|e| {
+        let bad = values
+            .iter()
+            .flatten()
+            .find(|v| {
+                cast_with_options(
+                    &(Arc::new(StringArray::from(vec![numeric_text(v.trim())])) as ArrayRef),
+                    target,
+                    &options,
+                )
+                .is_err()
+            })
+            .copied()
+            .unwrap_or("");
+        let _ = e;
+        incorrect_value(target, bad, column)
+    })
+}
+
+fn normalize_for(s: &str) -> &str {
+    s
+}
+
+fn numeric_text(s: &str) -> &str {
+    match s {
+        "" => "0",
+        s if s.eq_ignore_ascii_case("true") => "1",
+        s if s.eq_ignore_ascii_case("false") => "0",
+        s => s,
+    }
+}
+
+pub fn incorrect_value(target: &DataType, value: &str, column: &str) -> SqlError {
+    let kind = match target {
+        DataType::Date32 => "date",
+        DataType::Timestamp(_, _) => "datetime",
+        DataType::Time64(_) => "time",
+        DataType::Decimal128(_, _) => "decimal",
+        DataType::Float32 | DataType::Float64 => "double",
+        _ => "integer",
+    };
+    SqlError::new(
+        1366,
+        "HY000",
+        format!("Incorrect {kind} value: '{value}' for column '{column}' at row 1"),
+    )
+}
+
+/// Checks CHAR/VARCHAR lengths (in characters) like MySQL's strict mode.
+pub fn check_length(array: &dyn Array, ty: &SqlType, column: &str) -> Result<(), SqlError> {
+    let Some(max) = ty.length else { return Ok(()) };
+    if let Some(s) = array.as_any().downcast_ref::<StringArray>() {
+        for v in s.iter().flatten() {
+            if v.len() as u64 > max && v.chars().count() as u64 > max {
+                return Err(SqlError::new(
+                    1406,
+                    "22001",
+                    format!("Data too long for column '{column}' at row 1"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
