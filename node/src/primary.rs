@@ -66,13 +66,26 @@ pub async fn start(opts: &PrimaryOptions) -> Result<Running, BoxError> {
 impl Running {
     /// Serves until Ctrl-C (or SIGTERM), then stops cleanly.
     pub async fn serve(self) -> Result<(), BoxError> {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        self.serve_until(async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        })
+        .await
+    }
+
+    /// Serves until `stop` completes, then stops cleanly.
+    pub async fn serve_until(
+        self,
+        stop_when: impl std::future::Future<Output = ()>,
+    ) -> Result<(), BoxError> {
         let stop = Arc::new(AtomicBool::new(false));
         let maint = maintenance::spawn(self.writer.clone(), stop.clone())?;
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let result = tokio::select! {
             r = self.server.clone().serve(self.listener) => r.map_err(BoxError::from),
-            _ = tokio::signal::ctrl_c() => Ok(()),
-            _ = term.recv() => Ok(()),
+            _ = stop_when => Ok(()),
         };
         stop.store(true, Ordering::SeqCst);
         let _ = maint.join();

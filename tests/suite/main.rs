@@ -1,4 +1,5 @@
 //! floe's end-to-end suite: one test binary, one module per area.
 
+mod mysql;
 mod storage;
 mod support;

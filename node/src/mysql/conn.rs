@@ -215,7 +215,7 @@ impl<E: Engine> Conn<E> {
                 }
             }
             COM_QUERY => {
-                let sql = String::from_utf8_lossy(body).into_owned();
+                let sql = wire::sql_text(body);
                 self.query(&sql).await?;
             }
             COM_FIELD_LIST => self.field_list(body).await,
@@ -266,7 +266,7 @@ impl<E: Engine> Conn<E> {
             }
             COM_CHANGE_USER => self.change_user(body).await?,
             COM_STMT_PREPARE => {
-                let sql = String::from_utf8_lossy(body).into_owned();
+                let sql = wire::sql_text(body);
                 self.prepare(&sql).await;
             }
             COM_STMT_EXECUTE => self.execute(body).await?,

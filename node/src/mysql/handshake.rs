@@ -111,12 +111,12 @@ pub async fn accept<E: Engine>(
             )
             .await);
         };
-        let io_tcp = io.replace_stream(|s| s)?;
-        let NetStream::Tcp(tcp) = io_tcp.into_stream() else {
+        let (stream, early) = io.into_parts();
+        let NetStream::Tcp(tcp) = stream else {
             return Err(ProtoError::Malformed("TLS requested twice".into()));
         };
         let tls_stream = tokio_rustls::TlsAcceptor::from(tls)
-            .accept(tcp)
+            .accept(super::stream::Prefixed::new(early, tcp))
             .await
             .map_err(|e| ProtoError::Tls(e.to_string()))?;
         let mut upgraded = PacketIo::new(NetStream::Tls(Box::new(tls_stream)), 1 << 16);
@@ -219,6 +219,10 @@ pub async fn authenticate<E: Engine>(
                 let ok = auth::verify_sha2_fast(nonce, &data, &stage2);
                 if ok {
                     io.write_packet(&[0x01, auth::SHA2_FAST_AUTH_OK]);
+                    server
+                        .registry
+                        .sha2_fast_auths
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
                 ok
             }
@@ -226,7 +230,21 @@ pub async fn authenticate<E: Engine>(
                 io.write_packet(&[0x01, auth::SHA2_PERFORM_FULL_AUTH]);
                 io.flush().await?;
                 let mut reply = io.read_packet().await?;
-                let password = if io.stream().is_tls() {
+                tracing::debug!(
+                    user,
+                    reply_len = reply.len(),
+                    first = reply.first().copied(),
+                    "caching_sha2 full authentication reply"
+                );
+                // Loopback is as private as a Unix socket, which MySQL treats as
+                // secure; libmariadb sends the cleartext password there.
+                let loopback = host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+                let rsa_sized = reply.len() >= 128 && reply.last() != Some(&0);
+                let password = if io.stream().is_tls()
+                    || (loopback && !rsa_sized && reply != [auth::SHA2_REQUEST_PUBLIC_KEY])
+                {
                     // Over TLS the client sends the password itself, NUL-terminated.
                     if reply.last() == Some(&0) {
                         reply.pop();
@@ -245,9 +263,18 @@ pub async fn authenticate<E: Engine>(
                     let keys = server.config.rsa.get().map_err(ProtoError::Tls)?;
                     keys.decrypt_password(nonce, &reply)
                 };
+                tracing::debug!(
+                    user,
+                    decrypted = password.is_some(),
+                    "caching_sha2 full authentication"
+                );
                 match password {
                     Some(pw) if creds.check_password(&pw) => {
                         server.registry.sha2_cache.put(user, auth::sha2_stage2(&pw));
+                        server
+                            .registry
+                            .sha2_full_auths
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         true
                     }
                     _ => false,

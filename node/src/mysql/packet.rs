@@ -35,24 +35,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
         &self.stream
     }
 
-    /// Swaps the transport (the TLS upgrade). Nothing may be buffered.
-    pub fn replace_stream<T>(self, f: impl FnOnce(S) -> T) -> Result<PacketIo<T>, ProtoError> {
-        if !self.rbuf.is_empty() {
-            return Err(ProtoError::Malformed(
-                "data sent before the TLS handshake".into(),
-            ));
-        }
-        Ok(PacketIo {
-            stream: f(self.stream),
-            rbuf: self.rbuf,
-            wbuf: self.wbuf,
-            seq: self.seq,
-            max_in: self.max_in,
-        })
-    }
-
-    pub fn into_stream(self) -> S {
-        self.stream
+    /// The transport and whatever was read from it but not consumed yet
+    /// (for the TLS upgrade, which must see those bytes first).
+    pub fn into_parts(self) -> (S, BytesMut) {
+        (self.stream, self.rbuf)
     }
 
     pub fn set_max_in(&mut self, max: usize) {

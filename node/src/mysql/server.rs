@@ -129,6 +129,9 @@ pub struct Registry {
     next_id: AtomicU32,
     conns: Mutex<HashMap<u32, Arc<ConnState>>>,
     pub sha2_cache: Sha2Cache,
+    /// caching_sha2_password authentications by path, for SHOW STATUS.
+    pub sha2_full_auths: std::sync::atomic::AtomicU64,
+    pub sha2_fast_auths: std::sync::atomic::AtomicU64,
 }
 
 impl Registry {

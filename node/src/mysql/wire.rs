@@ -88,3 +88,40 @@ pub fn column_def(buf: &mut Vec<u8>, c: &ColumnMeta) {
     buf.push(c.decimals);
     buf.extend_from_slice(&[0, 0]);
 }
+
+/// First code point of the private-use run that stands for raw bytes.
+const RAW_BYTE_BASE: u32 = 0x10_FF00;
+
+/// SQL text from the wire. Bytes that are not UTF-8 (binary strings inside
+/// a query, as drivers send BLOB values) become private-use characters, so
+/// [`raw_bytes`] can restore them exactly.
+pub fn sql_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => {
+            let mut out = String::with_capacity(bytes.len() + 16);
+            for chunk in bytes.utf8_chunks() {
+                out.push_str(chunk.valid());
+                for &b in chunk.invalid() {
+                    out.push(char::from_u32(RAW_BYTE_BASE + b as u32).unwrap_or('\u{FFFD}'));
+                }
+            }
+            out
+        }
+    }
+}
+
+/// The bytes a string from [`sql_text`] stood for.
+pub fn raw_bytes(s: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    for c in s.chars() {
+        let u = c as u32;
+        if (RAW_BYTE_BASE..RAW_BYTE_BASE + 256).contains(&u) {
+            out.push((u - RAW_BYTE_BASE) as u8);
+        } else {
+            let mut b = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+        }
+    }
+    out
+}

@@ -106,8 +106,15 @@ fn literal_text(e: &SqlExpr) -> Option<Option<String>> {
             }
             SqlValue::Boolean(b) => Some(Some(if *b { "1" } else { "0" }.into())),
             SqlValue::Null => Some(None),
+            SqlValue::HexStringLiteral(h) => {
+                let bytes: Option<Vec<u8>> = (0..h.len() / 2)
+                    .map(|i| u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok())
+                    .collect();
+                Some(Some(crate::mysql::wire::sql_text(&bytes?)))
+            }
             _ => None,
         },
+        SqlExpr::Prefixed { value, .. } => literal_text(value),
         SqlExpr::UnaryOp {
             op: UnaryOperator::Minus,
             expr,

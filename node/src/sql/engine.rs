@@ -286,6 +286,91 @@ impl SqlEngine {
         Ok(out)
     }
 
+    /// Statement-time unique check inside a transaction: `add` against the
+    /// committed keys (less what the transaction deleted) and its own rows.
+    pub fn precheck(
+        &self,
+        w: &mut WriteState,
+        txn: &WriteSet,
+        add: &WriteSet,
+    ) -> Result<(), SqlError> {
+        let snap = self.snapshot();
+        // Rows this transaction deletes that someone else deleted (or
+        // changed) since: it must restart, whatever else is wrong.
+        for (table, ids) in txn.deletes.iter().chain(add.deletes.iter()) {
+            let Some(t) = snap.tables.get(table) else {
+                continue;
+            };
+            for &id in ids.iter().filter(|id| **id & PENDING == 0) {
+                let (segment, row) = (id >> 32, id as u32);
+                let live = t
+                    .segments
+                    .iter()
+                    .find(|s| s.id == segment)
+                    .is_some_and(|s| {
+                        row < s.rows && !s.deletes.as_ref().is_some_and(|d| d.contains(row))
+                    });
+                if !live {
+                    return Err(deadlock());
+                }
+            }
+        }
+        for (&table, batches) in &add.inserts {
+            if batches.iter().all(|b| b.num_rows() == 0) {
+                continue;
+            }
+            let dead: HashSet<u64> = txn
+                .deletes
+                .get(&table)
+                .into_iter()
+                .chain(add.deletes.get(&table))
+                .flatten()
+                .copied()
+                .collect();
+            let own = txn.inserts.get(&table).cloned().unwrap_or_default();
+            let meta = match snap.tables.get(&table) {
+                Some(t) => TableMeta::from_def(&t.def)?,
+                None => continue,
+            };
+            let keys = self.keys(w, &snap, table)?;
+            for k in &keys.keys {
+                let mut seen = HashSet::new();
+                let mut pending = 0u64;
+                for b in &own {
+                    for key in k.encode(b)? {
+                        if let Some(key) = key
+                            && !dead.contains(&(PENDING | pending))
+                        {
+                            seen.insert(key);
+                        }
+                        pending += 1;
+                    }
+                }
+                for b in batches {
+                    for (r, key) in k.encode(b)?.into_iter().enumerate() {
+                        let Some(key) = key else { continue };
+                        let committed = k.map.get(&key).is_some_and(|id| !dead.contains(id));
+                        if committed || !seen.insert(key) {
+                            let cols: Vec<ArrayRef> =
+                                k.columns.iter().map(|&c| b.column(c).clone()).collect();
+                            return Err(SqlError::new(
+                                1062,
+                                "23000",
+                                format!(
+                                    "Duplicate entry '{}' for key '{}.{}'",
+                                    key_text(&cols, r),
+                                    meta.name,
+                                    k.name
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Validates and commits a write set; the caller holds the write lock.
     /// Returns the row ids the inserted rows got, per table, in order.
     pub async fn commit(

@@ -86,7 +86,27 @@ pub struct SqlSession {
 pub fn df_error(e: DataFusionError) -> SqlError {
     let e = e.find_root();
     let msg = e.to_string();
-    match &e {
+    if let Some(rest) = msg.split("No field named ").nth(1) {
+        let col = rest
+            .split(['.', ' ', '\n'])
+            .next()
+            .unwrap_or("")
+            .trim_matches(|c| c == '"' || c == '`');
+        let col = if rest.starts_with('"') || rest.contains('.') {
+            rest.split('.')
+                .next()
+                .unwrap_or(col)
+                .trim_matches(|c| c == '"' || c == '`')
+        } else {
+            col
+        };
+        return SqlError::new(
+            1054,
+            "42S22",
+            format!("Unknown column '{col}' in 'field list'"),
+        );
+    }
+    match e {
         DataFusionError::SQL(p, _) => {
             SqlError::syntax(format!("You have an error in your SQL syntax: {p}"))
         }
@@ -150,19 +170,42 @@ fn udf_u64(name: &str, f: impl Fn() -> u64 + Send + Sync + 'static) -> ScalarUDF
 
 /// Rows of text columns, for SHOW and friends.
 pub fn text_rows(columns: &[&str], rows: Vec<Vec<Option<String>>>) -> Outcome {
+    typed_rows(
+        &columns.iter().map(|c| (*c, false)).collect::<Vec<_>>(),
+        rows,
+    )
+}
+
+/// Like [`text_rows`]; columns marked `true` are BIGINTs.
+pub fn typed_rows(columns: &[(&str, bool)], rows: Vec<Vec<Option<String>>>) -> Outcome {
     let schema = Arc::new(Schema::new(
         columns
             .iter()
-            .map(|c| Field::new(*c, DataType::Utf8, true))
+            .map(|(c, int)| {
+                Field::new(
+                    *c,
+                    if *int {
+                        DataType::Int64
+                    } else {
+                        DataType::Utf8
+                    },
+                    true,
+                )
+            })
             .collect::<Vec<_>>(),
     ));
     let arrays: Vec<ArrayRef> = (0..columns.len())
         .map(|i| {
-            Arc::new(
+            let text: ArrayRef = Arc::new(
                 rows.iter()
                     .map(|r| r.get(i).cloned().flatten())
                     .collect::<StringArray>(),
-            ) as ArrayRef
+            );
+            if columns[i].1 {
+                arrow::compute::cast(&text, &DataType::Int64).unwrap_or(text)
+            } else {
+                text
+            }
         })
         .collect();
     let batch = RecordBatch::try_new(schema.clone(), arrays);
@@ -426,6 +469,7 @@ impl SqlSession {
         let (done, writes) = f(self, &mut w).await?;
         match &mut self.txn {
             Some(t) => {
+                engine.precheck(&mut w, &t.writes, &writes)?;
                 dml::merge(&mut t.writes, writes);
                 Ok(done)
             }
@@ -538,26 +582,22 @@ pub fn literal(v: &Value) -> String {
         Value::UInt(u) => u.to_string(),
         Value::Float(f) => f.to_string(),
         Value::Double(d) => d.to_string(),
-        Value::Bytes(b) => match std::str::from_utf8(b) {
-            Ok(s) => {
-                let mut out = String::with_capacity(s.len() + 2);
-                out.push('\'');
-                for ch in s.chars() {
-                    match ch {
-                        '\'' => out.push_str("''"),
-                        '\\' => out.push_str("\\\\"),
-                        '\0' => out.push_str("\\0"),
-                        c => out.push(c),
-                    }
+        Value::Bytes(b) => {
+            // Non-UTF-8 bytes travel as private-use characters (see wire::sql_text).
+            let s = crate::mysql::wire::sql_text(b);
+            let mut out = String::with_capacity(s.len() + 2);
+            out.push('\'');
+            for ch in s.chars() {
+                match ch {
+                    '\'' => out.push_str("''"),
+                    '\\' => out.push_str("\\\\"),
+                    '\0' => out.push_str("\\0"),
+                    c => out.push(c),
                 }
-                out.push('\'');
-                out
             }
-            Err(_) => format!(
-                "X'{}'",
-                b.iter().map(|x| format!("{x:02X}")).collect::<String>()
-            ),
-        },
+            out.push('\'');
+            out
+        }
         Value::Date(y, m, d, h, i, s, us) => {
             format!("'{y:04}-{m:02}-{d:02} {h:02}:{i:02}:{s:02}.{us:06}'")
         }

@@ -359,6 +359,22 @@ pub async fn show(s: &mut SqlSession, text: &str) -> Result<Outcome, SqlError> {
             ),
             ("floe_lag_ms", "0".to_string()),
             ("floe_lag_bytes", "0".to_string()),
+            (
+                "floe_sha2_full_auths",
+                s.ctx
+                    .registry
+                    .sha2_full_auths
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    .to_string(),
+            ),
+            (
+                "floe_sha2_fast_auths",
+                s.ctx
+                    .registry
+                    .sha2_fast_auths
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    .to_string(),
+            ),
         ];
         let rows = status
             .into_iter()
@@ -393,9 +409,16 @@ pub async fn show(s: &mut SqlSession, text: &str) -> Result<Outcome, SqlError> {
                 ]
             })
             .collect();
-        return Ok(text_rows(
+        return Ok(super::session::typed_rows(
             &[
-                "Id", "User", "Host", "db", "Command", "Time", "State", "Info",
+                ("Id", true),
+                ("User", false),
+                ("Host", false),
+                ("db", false),
+                ("Command", false),
+                ("Time", true),
+                ("State", false),
+                ("Info", false),
             ],
             rows,
         ));

@@ -245,6 +245,13 @@ pub fn column_from_text(
     target: &DataType,
     column: &str,
 ) -> Result<ArrayRef, SqlError> {
+    if *target == DataType::Binary {
+        let bytes: Vec<Option<Vec<u8>>> = values
+            .iter()
+            .map(|v| v.map(crate::mysql::wire::raw_bytes))
+            .collect();
+        return Ok(Arc::new(arrow::array::BinaryArray::from_iter(bytes)));
+    }
     let strings: StringArray = values
         .iter()
         .map(|v| v.map(normalize_for))

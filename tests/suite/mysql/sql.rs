@@ -1,0 +1,123 @@
+//! SQL behaviour on the primary: transactions, multi-statements, KILL,
+//! SHOW PROCESSLIST, accounts.
+
+use super::server::TestServer;
+
+const PY: &str = "import os, pymysql, threading, time\nport = int(os.environ['FLOE_PORT'])\n\
+def conn(**kw):\n    return pymysql.connect(host='127.0.0.1', port=port, user='root', password='', **kw)\n";
+
+#[test]
+fn transactions_commit_roll_back_and_read_their_own_writes() {
+    let s = TestServer::start();
+    s.query("CREATE DATABASE bank; CREATE TABLE bank.acct (id INT PRIMARY KEY, balance BIGINT NOT NULL)");
+    let script = format!(
+        "{PY}
+a = conn(database='bank'); b = conn(database='bank')
+ca = a.cursor(); cb = b.cursor()
+ca.execute('INSERT INTO acct VALUES (1, 100), (2, 100)'); a.commit()
+ca.execute('BEGIN')
+ca.execute('UPDATE acct SET balance = balance - 30 WHERE id = 1')
+ca.execute('UPDATE acct SET balance = balance + 30 WHERE id = 2')
+ca.execute('SELECT balance FROM acct ORDER BY id'); print(ca.fetchall())      # own writes
+cb.execute('SELECT balance FROM acct ORDER BY id'); print(cb.fetchall())      # not yet visible
+a.commit()
+cb.execute('SELECT balance FROM acct ORDER BY id'); print(cb.fetchall())
+ca.execute('BEGIN'); ca.execute('DELETE FROM acct WHERE id = 2'); ca.execute('SELECT COUNT(*) FROM acct'); print(ca.fetchall())
+a.rollback()
+ca.execute('SELECT COUNT(*) FROM acct'); print(ca.fetchall())
+# A failed statement rolls back only itself.
+ca.execute('BEGIN'); ca.execute('INSERT INTO acct VALUES (3, 1)')
+try:
+    ca.execute('INSERT INTO acct VALUES (1, 1)')
+except pymysql.err.IntegrityError as e:
+    print('dup', e.args[0])
+a.commit()
+ca.execute('SELECT id FROM acct ORDER BY id'); print(ca.fetchall())
+# Conflicting writers: the second committer must retry (1213).
+ca.execute('BEGIN'); cb.execute('BEGIN')
+ca.execute('UPDATE acct SET balance = 0 WHERE id = 3'); cb.execute('UPDATE acct SET balance = 9 WHERE id = 3')
+a.commit()
+try:
+    b.commit()
+except pymysql.err.OperationalError as e:
+    print('conflict', e.args[0])
+cb.execute('SELECT balance FROM acct WHERE id = 3'); print(cb.fetchall())
+"
+    );
+    let out = s.python(&script);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        vec![
+            "((70,), (130,))",
+            "((100,), (100,))",
+            "((70,), (130,))",
+            "((1,),)",
+            "((2,),)",
+            "dup 1062",
+            "((1,), (2,), (3,))",
+            "conflict 1213",
+            "((0,),)",
+        ],
+        "{out}"
+    );
+}
+
+#[test]
+fn multi_statements_kill_and_processlist() {
+    let s = TestServer::start();
+    s.query("CREATE DATABASE m; CREATE TABLE m.t (id INT PRIMARY KEY)");
+    let script = format!(
+        "{PY}
+from pymysql.constants import CLIENT
+c = conn(client_flag=CLIENT.MULTI_STATEMENTS, autocommit=True)
+cur = c.cursor()
+cur.execute('INSERT INTO m.t VALUES (1); SELECT COUNT(*) FROM m.t; SELECT 42')
+print(cur.rowcount); cur.nextset(); print(cur.fetchall()); cur.nextset(); print(cur.fetchall())
+victim = conn(); vid = victim.thread_id()
+admin = conn(); ac = admin.cursor()
+ac.execute('SHOW PROCESSLIST'); ids = [r[0] for r in ac.fetchall()]
+print(vid in ids)
+ac.execute('KILL %d' % vid)
+try:
+    victim.cursor().execute('SELECT 1')
+    print('alive')
+except pymysql.err.OperationalError as e:
+    print('killed')
+ac.execute('SHOW PROCESSLIST'); print(vid in [r[0] for r in ac.fetchall()])
+try:
+    ac.execute('KILL 999999')
+except pymysql.err.OperationalError as e:
+    print(e.args[0])
+"
+    );
+    let out = s.python(&script);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        vec![
+            "1", "((1,),)", "((42,),)", "True", "killed", "False", "1094"
+        ],
+        "{out}"
+    );
+}
+
+#[test]
+fn accounts_grants_and_access_denied() {
+    let s = TestServer::start();
+    s.query("CREATE DATABASE app; CREATE USER 'svc'@'%' IDENTIFIED BY 'Secr3t'; GRANT SELECT, INSERT ON app.* TO 'svc'@'%'");
+    assert_eq!(
+        s.query("SHOW GRANTS FOR 'svc'@'%'"),
+        "Grants for svc@%\nGRANT USAGE ON *.* TO `svc`@`%`\nGRANT SELECT, INSERT ON `app`.* TO `svc`@`%`\n"
+    );
+    let ok = s.mysql_as("svc", "Secr3t", &["-e", "SELECT CURRENT_USER()"], "");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let bad = s.mysql_as("svc", "nope", &["-e", "SELECT 1"], "");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("ERROR 1045 (28000)"));
+    s.query("ALTER USER 'svc'@'%' IDENTIFIED BY 'Other1'; DROP USER 'svc'@'%'");
+    let gone = s.mysql_as("svc", "Other1", &["-e", "SELECT 1"], "");
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("ERROR 1045"));
+    assert!(s.query_err("DROP USER 'svc'@'%'").contains("ERROR 1396"));
+}
