@@ -1,6 +1,8 @@
 //! Helpers the benchmarks share: where they write, and a log to write to.
 #![allow(dead_code)] // each benchmark uses its own subset
 
+pub mod wire;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

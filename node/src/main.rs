@@ -119,6 +119,7 @@ fn main() -> ExitCode {
                         tls_cert: tls.tls_cert,
                         tls_key: tls.tls_key,
                         require_tls: tls.require_tls,
+                        lease: None,
                     },
                     true,
                 )
@@ -137,6 +138,7 @@ fn main() -> ExitCode {
                 tls_cert: tls.tls_cert,
                 tls_key: tls.tls_key,
                 require_tls: tls.require_tls,
+                lease: None,
             },
             false,
         ),

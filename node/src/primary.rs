@@ -21,6 +21,9 @@ pub struct PrimaryOptions {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub require_tls: bool,
+    /// How long the volume lease lasts (a restarted primary waits this long
+    /// for the lease of one that died); `None` for the default.
+    pub lease: Option<std::time::Duration>,
 }
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

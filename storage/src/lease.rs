@@ -186,6 +186,23 @@ impl Lease {
         Ok(())
     }
 
+    /// Like [`Lease::check`], but rides out a renewal that is merely late (a
+    /// slow disk): waits up to one lease duration for it before giving up.
+    /// Fencing is never waited out.
+    pub fn check_patiently(&self) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            match self.check() {
+                Err(Error::LeaseLapsed { .. })
+                    if started.elapsed() < self.duration && !self.paused.load(Ordering::SeqCst) =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Test hook: stop renewing, as a writer cut off from the volume would.
     pub fn pause_renewal(&self) {
         self.paused.store(true, Ordering::SeqCst);

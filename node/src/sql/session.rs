@@ -287,6 +287,29 @@ impl SqlSession {
             .ok_or_else(|| SqlError::new(1046, "3D000", "No database selected"))
     }
 
+    fn read_committed(&self) -> bool {
+        self.vars
+            .lock()
+            .ok()
+            .and_then(|v| v.get("transaction_isolation"))
+            .is_some_and(|i| {
+                i.eq_ignore_ascii_case("READ-COMMITTED")
+                    || i.eq_ignore_ascii_case("READ-UNCOMMITTED")
+            })
+    }
+
+    /// `max_execution_time` (milliseconds; 0 is unlimited) for SELECTs.
+    fn max_execution_time(&self) -> Option<Duration> {
+        let ms: u64 = self
+            .vars
+            .lock()
+            .ok()?
+            .get("max_execution_time")?
+            .parse()
+            .ok()?;
+        (ms > 0).then(|| Duration::from_millis(ms))
+    }
+
     pub fn autocommit(&self) -> bool {
         self.vars
             .lock()
@@ -305,7 +328,13 @@ impl SqlSession {
     pub fn set_view(&self, with_rowid: bool) -> Arc<floe_storage::Snapshot> {
         let (snap, overlay) = match &self.txn {
             Some(t) => (
-                t.snap.clone(),
+                // READ COMMITTED sees each statement's newest snapshot under
+                // its own writes; REPEATABLE READ keeps the first one.
+                if self.read_committed() {
+                    self.engine.snapshot()
+                } else {
+                    t.snap.clone()
+                },
                 Some(Arc::new(Overlay {
                     deleted: t
                         .writes
@@ -491,11 +520,34 @@ impl SqlSession {
     async fn execute_sql(&mut self, stmt: Statement, text: String) -> Result<Outcome, SqlError> {
         match stmt {
             Statement::Query(_) | Statement::Explain { .. } => {
-                let (columns, stream) = self.run_query(stmt, false).await?;
-                Ok(Outcome::Rows(RowStream {
-                    columns,
-                    batches: stream.map(|b| b.map_err(df_error)).boxed(),
-                }))
+                let limit = self.max_execution_time();
+                let deadline = limit.map(|d| tokio::time::Instant::now() + d);
+                let planned = match deadline {
+                    Some(at) => tokio::time::timeout_at(at, self.run_query(stmt, false))
+                        .await
+                        .map_err(|_| query_timeout())?,
+                    None => self.run_query(stmt, false).await,
+                };
+                let (columns, stream) = planned?;
+                let batches = stream.map(|b| b.map_err(df_error));
+                let batches = match deadline {
+                    None => batches.boxed(),
+                    Some(at) => futures::stream::unfold(
+                        (batches.boxed(), false),
+                        move |(mut s, done)| async move {
+                            if done {
+                                return None;
+                            }
+                            match tokio::time::timeout_at(at, s.next()).await {
+                                Ok(Some(b)) => Some((b, (s, false))),
+                                Ok(None) => None,
+                                Err(_) => Some((Err(query_timeout()), (s, true))),
+                            }
+                        },
+                    )
+                    .boxed(),
+                };
+                Ok(Outcome::Rows(RowStream { columns, batches }))
             }
             Statement::StartTransaction { .. } => {
                 self.commit_txn().await?;
@@ -517,6 +569,14 @@ impl SqlSession {
             other => ddl::execute(self, other, &text).await.map(Outcome::Done),
         }
     }
+}
+
+fn query_timeout() -> SqlError {
+    SqlError::new(
+        3024,
+        "HY000",
+        "Query execution was interrupted, maximum statement execution time exceeded",
+    )
 }
 
 /// MySQL names an unaliased result column by the expression's text.

@@ -133,7 +133,7 @@ impl LogWriter {
         let last = end.last_lsn;
         let active = create_file(dir, last + 1, epoch)?;
         let mark = MarkWriter::open(dir)?;
-        lease.check()?;
+        lease.check_patiently()?;
         mark.publish(epoch, last)?;
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
@@ -418,6 +418,6 @@ fn flush_batch(
         .sync_data()
         .map_err(Error::io("fdatasync", &active.path))?;
     // Durable, but only a writer that still holds the volume may say so.
-    lease.check()?;
+    lease.check_patiently()?;
     mark.publish(lease.epoch(), last)
 }

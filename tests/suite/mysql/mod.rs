@@ -4,6 +4,7 @@
 
 mod cli;
 mod clients;
+mod primary;
 mod server;
 mod sql;
 mod wire;

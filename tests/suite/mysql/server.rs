@@ -58,6 +58,7 @@ impl TestServer {
             tls_cert: tls.as_ref().map(|t| t.0.clone()),
             tls_key: tls.as_ref().map(|t| t.1.clone()),
             require_tls,
+            lease: None,
         };
         let (port_tx, port_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

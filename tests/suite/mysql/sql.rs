@@ -121,3 +121,54 @@ fn accounts_grants_and_access_denied() {
     assert!(String::from_utf8_lossy(&gone.stderr).contains("ERROR 1045"));
     assert!(s.query_err("DROP USER 'svc'@'%'").contains("ERROR 1396"));
 }
+
+#[test]
+fn isolation_levels_and_statement_time_limits() {
+    let s = TestServer::start();
+    s.query("CREATE DATABASE iso; CREATE TABLE iso.t (id INT PRIMARY KEY, v INT)");
+    s.query("INSERT INTO iso.t VALUES (1, 10)");
+    let mut big = String::from("INSERT INTO iso.big VALUES ");
+    big.push_str(
+        &(0..3000)
+            .map(|i| format!("({i})"))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    s.query(&format!("CREATE TABLE iso.big (id INT PRIMARY KEY); {big}"));
+    let script = format!(
+        "{PY}
+a = conn(database='iso'); b = conn(database='iso', autocommit=True)
+ca = a.cursor(); cb = b.cursor()
+ca.execute('BEGIN'); ca.execute('SELECT v FROM t'); print(ca.fetchall())
+cb.execute('UPDATE t SET v = 20 WHERE id = 1')
+ca.execute('SELECT v FROM t'); print(ca.fetchall())      # REPEATABLE READ: still 10
+a.rollback()
+ca.execute('SET SESSION transaction_isolation = \\'READ-COMMITTED\\'')
+ca.execute('BEGIN'); ca.execute('SELECT v FROM t'); print(ca.fetchall())
+cb.execute('UPDATE t SET v = 30 WHERE id = 1')
+ca.execute('SELECT v FROM t'); print(ca.fetchall())      # READ COMMITTED: 30
+a.rollback()
+ca.execute('SET SESSION max_execution_time = 200')
+t = time.time()
+try:
+    ca.execute('SELECT SUM(x.id * y.id) FROM big x, big y')
+    print('finished?')
+except pymysql.err.OperationalError as e:
+    print(e.args[0], time.time() - t < 30)
+ca.execute('SELECT 1'); print(ca.fetchall())
+"
+    );
+    let out = s.python(&script);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        vec![
+            "((10,),)",
+            "((10,),)",
+            "((20,),)",
+            "((30,),)",
+            "3024 True",
+            "((1,),)"
+        ],
+        "{out}"
+    );
+}

@@ -15,14 +15,14 @@ const CAPS: u32 = 0x0000_0001 // LONG_PASSWORD
     | 0x0008_0000 // PLUGIN_AUTH
     | 0x0100_0000; // DEPRECATE_EOF
 
-fn packet(seq: u8, payload: &[u8]) -> Vec<u8> {
+pub(super) fn packet(seq: u8, payload: &[u8]) -> Vec<u8> {
     let mut p = (payload.len() as u32).to_le_bytes()[..3].to_vec();
     p.push(seq);
     p.extend_from_slice(payload);
     p
 }
 
-fn query(sql: &str) -> Vec<u8> {
+pub(super) fn query(sql: &str) -> Vec<u8> {
     let mut p = vec![0x03];
     p.extend_from_slice(sql.as_bytes());
     packet(0, &p)
@@ -40,19 +40,19 @@ fn handshake_response(user: &str) -> Vec<u8> {
     packet(1, &p)
 }
 
-struct Raw {
-    s: TcpStream,
+pub(super) struct Raw {
+    pub(super) s: TcpStream,
 }
 
 impl Raw {
-    fn connect(port: u16) -> Raw {
+    pub(super) fn connect(port: u16) -> Raw {
         let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         Raw { s }
     }
 
     /// `None` when the server closed the connection.
-    fn read(&mut self) -> Option<(u8, Vec<u8>)> {
+    pub(super) fn read(&mut self) -> Option<(u8, Vec<u8>)> {
         let mut h = [0u8; 4];
         self.s.read_exact(&mut h).ok()?;
         let len = u32::from_le_bytes([h[0], h[1], h[2], 0]) as usize;
@@ -67,7 +67,7 @@ impl Raw {
         g
     }
 
-    fn login(port: u16) -> Raw {
+    pub(super) fn login(port: u16) -> Raw {
         let mut r = Raw::connect(port);
         r.greeting();
         r.s.write_all(&handshake_response("root")).unwrap();
@@ -77,7 +77,7 @@ impl Raw {
     }
 
     /// Reads one text result set of a single column; returns its values.
-    fn result(&mut self) -> Vec<String> {
+    pub(super) fn result(&mut self) -> Vec<String> {
         let (_, first) = self.read().expect("result");
         assert_ne!(
             first[0],
@@ -95,6 +95,19 @@ impl Raw {
             }
             let n = row[0] as usize;
             values.push(String::from_utf8(row[1..1 + n].to_vec()).unwrap());
+        }
+    }
+
+    /// Sends a statement expected to return OK; `Err(code)` for an ERR,
+    /// `Err(0)` if the connection is gone.
+    pub(super) fn exec(&mut self, sql: &str) -> Result<(), u16> {
+        self.s.write_all(&query(sql)).map_err(|_| 0u16)?;
+        match self.read() {
+            Some((_, p)) if p.first() == Some(&0x00) => Ok(()),
+            Some((_, p)) if p.first() == Some(&0xFF) && p.len() >= 3 => {
+                Err(u16::from_le_bytes([p[1], p[2]]))
+            }
+            _ => Err(0),
         }
     }
 
@@ -217,4 +230,135 @@ except pymysql.err.OperationalError as e:
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], format!("{} end", 17 * 1024 * 1024 + 3));
     assert!(lines[1].starts_with("timed out"), "{out}");
+}
+
+/// Reads a binary-protocol result of one string column; returns its values.
+fn binary_strings(r: &mut Raw) -> Vec<Option<String>> {
+    let (_, first) = r.read().expect("result");
+    assert_ne!(
+        first[0],
+        0xFF,
+        "error: {}",
+        String::from_utf8_lossy(&first[9..])
+    );
+    r.read().expect("column definition");
+    let mut values = Vec::new();
+    loop {
+        let (_, row) = r.read().expect("row");
+        if row[0] == 0xFE && row.len() < 0xFF_FFFF {
+            return values;
+        }
+        // [0x00][null bitmap: 1 byte for one column, offset 2][lenenc string]
+        if row[1] & 0b100 != 0 {
+            values.push(None);
+            continue;
+        }
+        let (len, at) = match row[2] {
+            0xFC => (u16::from_le_bytes([row[3], row[4]]) as usize, 5),
+            0xFD => (u32::from_le_bytes([row[3], row[4], row[5], 0]) as usize, 6),
+            n => (n as usize, 3),
+        };
+        values.push(Some(String::from_utf8(row[at..at + len].to_vec()).unwrap()));
+    }
+}
+
+#[test]
+fn long_data_reset_connection_set_option_and_change_user() {
+    let s = TestServer::start();
+    let mut r = Raw::login(s.port);
+
+    // COM_STMT_PREPARE, two COM_STMT_SEND_LONG_DATA pieces, COM_STMT_EXECUTE.
+    let mut prep = vec![0x16];
+    prep.extend_from_slice(b"SELECT ?");
+    r.s.write_all(&packet(0, &prep)).unwrap();
+    let (_, ok) = r.read().unwrap();
+    assert_eq!(ok[0], 0x00, "prepare OK");
+    let id = u32::from_le_bytes([ok[1], ok[2], ok[3], ok[4]]);
+    let params = u16::from_le_bytes([ok[7], ok[8]]);
+    assert_eq!(params, 1);
+    for _ in 0..params {
+        r.read().unwrap(); // parameter definition
+    }
+    let columns = u16::from_le_bytes([ok[5], ok[6]]);
+    for _ in 0..columns {
+        r.read().unwrap();
+    }
+    for piece in ["long ", "data ✓"] {
+        let mut p = vec![0x18];
+        p.extend_from_slice(&id.to_le_bytes());
+        p.extend_from_slice(&0u16.to_le_bytes());
+        p.extend_from_slice(piece.as_bytes());
+        r.s.write_all(&packet(0, &p)).unwrap(); // no reply
+    }
+    let mut exec = vec![0x17];
+    exec.extend_from_slice(&id.to_le_bytes());
+    exec.extend_from_slice(&[0, 1, 0, 0, 0, 0, 1, 0xfd, 0]);
+    r.s.write_all(&packet(0, &exec)).unwrap();
+    assert_eq!(
+        binary_strings(&mut r),
+        vec![Some("long data ✓".to_string())]
+    );
+
+    // COM_STMT_RESET of an unknown statement is an error; of ours, OK.
+    let mut reset = vec![0x1a];
+    reset.extend_from_slice(&id.to_le_bytes());
+    r.s.write_all(&packet(0, &reset)).unwrap();
+    assert_eq!(r.read().unwrap().1[0], 0x00);
+
+    // COM_SET_OPTION: multi-statements off, then a two-statement query fails.
+    r.s.write_all(&packet(0, &[0x1b, 1, 0])).unwrap();
+    assert_eq!(
+        r.read().unwrap().1[0],
+        0xFE,
+        "SET_OPTION answers with EOF/OK"
+    );
+    r.s.write_all(&query("SELECT 1; SELECT 2")).unwrap();
+    let (_, err) = r.read().unwrap();
+    assert_eq!(u16::from_le_bytes([err[1], err[2]]), 1064);
+
+    // COM_RESET_CONNECTION forgets session state.
+    r.s.write_all(&query("SET @x = 'kept'")).unwrap();
+    r.read().unwrap();
+    r.s.write_all(&packet(0, &[0x1f])).unwrap();
+    assert_eq!(r.read().unwrap().1[0], 0x00);
+    r.s.write_all(&query("SELECT @x")).unwrap();
+    // The variable is gone: one row holding NULL.
+    let (_, first) = r.read().unwrap();
+    assert_eq!(first, vec![1]);
+    r.read().unwrap();
+    assert_eq!(r.read().unwrap().1, vec![0xFB], "NULL");
+    assert_eq!(r.read().unwrap().1[0], 0xFE);
+
+    // COM_CHANGE_USER to another account, with a database.
+    s.query(
+        "CREATE DATABASE cu; CREATE USER 'other'@'%' IDENTIFIED WITH mysql_native_password BY ''",
+    );
+    let mut cu = vec![0x11];
+    cu.extend_from_slice(b"other\0");
+    cu.push(0); // empty auth response
+    cu.extend_from_slice(b"cu\0");
+    cu.extend_from_slice(&45u16.to_le_bytes());
+    cu.extend_from_slice(b"mysql_native_password\0");
+    r.s.write_all(&packet(0, &cu)).unwrap();
+    assert_eq!(r.read().unwrap().1[0], 0x00, "change user OK");
+    r.s.write_all(&query("SELECT CONCAT(CURRENT_USER(), ' ', DATABASE())"))
+        .unwrap();
+    assert_eq!(r.result(), vec!["other@127.0.0.1 cu"]);
+}
+
+#[test]
+fn thousands_of_concurrent_connections() {
+    let s = TestServer::start();
+    const N: usize = 2000;
+    let mut conns: Vec<Raw> = Vec::with_capacity(N);
+    for _ in 0..N {
+        conns.push(Raw::login(s.port));
+    }
+    for c in conns.iter_mut() {
+        c.s.write_all(&query("SELECT 7")).unwrap();
+    }
+    for c in conns.iter_mut() {
+        assert_eq!(c.result(), vec!["7"]);
+    }
+    assert!(s.query("SHOW PROCESSLIST").lines().count() > N);
 }

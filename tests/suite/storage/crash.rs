@@ -51,7 +51,10 @@ fn child_committers() {
                     if started.elapsed() > Duration::from_secs(30) {
                         break;
                     }
-                    let lsn = log.append(7, &payload(writer, seq)).unwrap();
+                    // A failed append ends this committer (nothing was acknowledged).
+                    let Ok(lsn) = log.append(7, &payload(writer, seq)) else {
+                        break;
+                    };
                     let mut o = out.lock().unwrap();
                     writeln!(o, "ACK {lsn} {writer} {seq}").unwrap();
                     o.flush().unwrap();
