@@ -427,9 +427,7 @@ async fn create_index(
         let mut w = s.engine.lock().await;
         let fresh = s.engine.snapshot();
         let empty = arrow::array::RecordBatch::new_empty(meta.schema());
-        if let Err(e) = s.engine.find_duplicate(&mut w, &fresh, t.id, &empty) {
-            return Err(e);
-        }
+        s.engine.find_duplicate(&mut w, &fresh, t.id, &empty)?;
     }
     Ok(Done::default())
 }

@@ -196,7 +196,7 @@ impl SqlEngine {
         snap: &Snapshot,
         table: TableId,
     ) -> Result<&'a mut TableKeys, SqlError> {
-        if !w.tables.contains_key(&table) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = w.tables.entry(table) {
             let t = snap
                 .tables
                 .get(&table)
@@ -228,7 +228,7 @@ impl SqlEngine {
                     first += b.num_rows() as u32;
                 }
             }
-            w.tables.insert(table, TableKeys { keys, next_auto });
+            slot.insert(TableKeys { keys, next_auto });
         }
         w.tables
             .get_mut(&table)

@@ -197,6 +197,16 @@ pub fn tokenize(sql: &str) -> Vec<Token> {
     out
 }
 
+impl Iterator for Tokens {
+    type Item = Token;
+
+    fn next(&mut self) -> Option<Token> {
+        let t = self.toks.get(self.at).cloned();
+        self.at += 1;
+        t
+    }
+}
+
 /// A cursor over tokens for small hand-written parsers.
 pub struct Tokens {
     toks: Vec<Token>,
@@ -217,12 +227,6 @@ impl Tokens {
 
     pub fn peek_at(&self, n: usize) -> Option<&Token> {
         self.toks.get(self.at + n)
-    }
-
-    pub fn next(&mut self) -> Option<Token> {
-        let t = self.toks.get(self.at).cloned();
-        self.at += 1;
-        t
     }
 
     pub fn done(&self) -> bool {

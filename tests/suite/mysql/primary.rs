@@ -176,10 +176,10 @@ LOCK TABLES `orders` WRITE;\n/*!40000 ALTER TABLE `orders` DISABLE KEYS */;\n",
     while id <= rows {
         dump.push_str("INSERT INTO `orders` VALUES ");
         let mut first = true;
-        while id <= rows && (first || id % 20_000 != 0) {
+        while id <= rows && (first || !id.is_multiple_of(20_000)) {
             let cents = id * 37 % 100_000;
             sum_cents += cents;
-            let note = if id % 3 == 0 {
+            let note = if id.is_multiple_of(3) {
                 notes += 1;
                 format!("'it\\'s order {id}, \\\"quoted\\\" 中文'")
             } else {

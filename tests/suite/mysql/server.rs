@@ -125,8 +125,7 @@ impl TestServer {
             .unwrap()
             .write_all(stdin.as_bytes())
             .unwrap();
-        let out = child.wait_with_output().unwrap();
-        out
+        child.wait_with_output().unwrap()
     }
 
     /// `mysql -e sql` that must succeed; returns stdout.
