@@ -100,6 +100,24 @@ impl KeyIndex {
         })
     }
 
+    /// ER_DUP_ENTRY for row `r` of `batch` in table `table`.
+    fn duplicate(&self, table: &str, batch: &RecordBatch, r: usize) -> SqlError {
+        let cols: Vec<ArrayRef> = self
+            .columns
+            .iter()
+            .map(|&c| batch.column(c).clone())
+            .collect();
+        SqlError::new(
+            1062,
+            "23000",
+            format!(
+                "Duplicate entry '{}' for key '{table}.{}'",
+                key_text(&cols, r),
+                self.name
+            ),
+        )
+    }
+
     /// Encoded keys of every row of `batch` (`None` where a key column is NULL:
     /// NULLs never collide in a unique key).
     fn encode(&self, batch: &RecordBatch) -> Result<Vec<Option<Vec<u8>>>, SqlError> {
@@ -351,18 +369,7 @@ impl SqlEngine {
                         let Some(key) = key else { continue };
                         let committed = k.map.get(&key).is_some_and(|id| !dead.contains(id));
                         if committed || !seen.insert(key) {
-                            let cols: Vec<ArrayRef> =
-                                k.columns.iter().map(|&c| b.column(c).clone()).collect();
-                            return Err(SqlError::new(
-                                1062,
-                                "23000",
-                                format!(
-                                    "Duplicate entry '{}' for key '{}.{}'",
-                                    key_text(&cols, r),
-                                    meta.name,
-                                    k.name
-                                ),
-                            ));
+                            return Err(k.duplicate(&meta.name, b, r));
                         }
                     }
                 }
@@ -458,19 +465,8 @@ impl SqlEngine {
                     let taken =
                         k.map.contains_key(&key) && !removed_here.contains(&(ki, key.as_slice()));
                     if taken || !seen.insert(key.clone()) {
-                        let cols: Vec<ArrayRef> =
-                            k.columns.iter().map(|&c| batch.column(c).clone()).collect();
                         let meta = TableMeta::from_def(&tsnap.def)?;
-                        return Err(SqlError::new(
-                            1062,
-                            "23000",
-                            format!(
-                                "Duplicate entry '{}' for key '{}.{}'",
-                                key_text(&cols, r),
-                                meta.name,
-                                k.name
-                            ),
-                        ));
+                        return Err(k.duplicate(&meta.name, &batch, r));
                     }
                     added_keys.push((table, ki, key, r));
                 }
