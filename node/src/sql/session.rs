@@ -520,6 +520,9 @@ impl SqlSession {
     async fn execute_sql(&mut self, stmt: Statement, text: String) -> Result<Outcome, SqlError> {
         match stmt {
             Statement::Query(_) | Statement::Explain { .. } => {
+                if let Some(rows) = self.constant_select(&stmt) {
+                    return Ok(rows);
+                }
                 let limit = self.max_execution_time();
                 let deadline = limit.map(|d| tokio::time::Instant::now() + d);
                 let planned = match deadline {
@@ -571,6 +574,101 @@ impl SqlSession {
     }
 }
 
+impl SqlSession {
+    /// `SELECT` of integer/string literals and system variables, with no
+    /// FROM: what drivers and health checks send most. Answered without
+    /// planning; anything else goes to DataFusion.
+    fn constant_select(&self, stmt: &Statement) -> Option<Outcome> {
+        use datafusion::sql::sqlparser::ast::Value as V;
+        let Statement::Query(q) = stmt else {
+            return None;
+        };
+        if q.with.is_some()
+            || q.order_by.is_some()
+            || q.limit_clause.is_some() && !q.to_string().to_ascii_uppercase().ends_with("LIMIT 1")
+        {
+            return None;
+        }
+        let SetExpr::Select(sel) = q.body.as_ref() else {
+            return None;
+        };
+        if !sel.from.is_empty()
+            || sel.selection.is_some()
+            || sel.having.is_some()
+            || sel.distinct.is_some()
+        {
+            return None;
+        }
+        let names = output_names(stmt)?;
+        let vars = self.vars.lock().ok()?;
+        let mut fields = Vec::new();
+        let mut arrays: Vec<ArrayRef> = Vec::new();
+        for (item, name) in sel.projection.iter().zip(names) {
+            let expr = match item {
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
+                _ => return None,
+            };
+            let (negative, expr) = match expr {
+                SqlExpr::UnaryOp {
+                    op: datafusion::sql::sqlparser::ast::UnaryOperator::Minus,
+                    expr,
+                } => (true, expr.as_ref()),
+                e => (false, e),
+            };
+            let text = match expr {
+                SqlExpr::Value(v) => match &v.value {
+                    V::Number(n, _) if !n.contains(['.', 'e', 'E']) => {
+                        let n: i64 = n.parse().ok()?;
+                        fields.push(Field::new(name, DataType::Int64, false));
+                        arrays.push(Arc::new(arrow::array::Int64Array::from(vec![
+                            if negative { -n } else { n },
+                        ])));
+                        continue;
+                    }
+                    V::SingleQuotedString(s) | V::DoubleQuotedString(s) if !negative => s.clone(),
+                    _ => return None,
+                },
+                SqlExpr::Identifier(i) if i.value.starts_with("@@") && !negative => {
+                    vars.get(&i.value)?
+                }
+                SqlExpr::CompoundIdentifier(parts)
+                    if parts.first().is_some_and(|p| p.value.starts_with("@@")) && !negative =>
+                {
+                    vars.get(
+                        &parts
+                            .iter()
+                            .map(|p| p.value.as_str())
+                            .collect::<Vec<_>>()
+                            .join("."),
+                    )?
+                }
+                _ => return None,
+            };
+            match text.parse::<i64>() {
+                Ok(n) if !matches!(expr, SqlExpr::Value(_)) => {
+                    fields.push(Field::new(name, DataType::Int64, true));
+                    arrays.push(Arc::new(arrow::array::Int64Array::from(vec![n])));
+                }
+                _ => {
+                    fields.push(Field::new(name, DataType::Utf8, true));
+                    arrays.push(Arc::new(StringArray::from(vec![text])));
+                }
+            }
+        }
+        let schema = Arc::new(Schema::new(fields));
+        let batch = RecordBatch::try_new(schema.clone(), arrays).ok()?;
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|f| ColumnMeta::for_field(f))
+            .collect();
+        Some(Outcome::Rows(RowStream {
+            columns,
+            batches: futures::stream::iter(vec![Ok(batch)]).boxed(),
+        }))
+    }
+}
+
 fn query_timeout() -> SqlError {
     SqlError::new(
         3024,
@@ -592,6 +690,17 @@ fn output_names(stmt: &Statement) -> Option<Vec<String>> {
         match item {
             SelectItem::ExprWithAlias { alias, .. } => names.push(alias.value.clone()),
             SelectItem::UnnamedExpr(SqlExpr::Identifier(i)) => names.push(i.value.clone()),
+            SelectItem::UnnamedExpr(SqlExpr::CompoundIdentifier(parts))
+                if parts.first().is_some_and(|p| p.value.starts_with('@')) =>
+            {
+                names.push(
+                    parts
+                        .iter()
+                        .map(|p| p.value.as_str())
+                        .collect::<Vec<_>>()
+                        .join("."),
+                )
+            }
             SelectItem::UnnamedExpr(SqlExpr::CompoundIdentifier(parts)) => {
                 names.push(parts.last().map(|p| p.value.clone()).unwrap_or_default())
             }
