@@ -75,48 +75,35 @@ fn group_commit(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
+    // Whole rounds, so that every committer does the same work; the time is
+    // scaled back to the `iters` commits criterion asked for.
+    let rounds = |k: usize, n: u64| n.max(k as u64).div_ceil(k as u64) * k as u64;
+    let scaled = |iters: u64, k: usize, elapsed: Duration| {
+        elapsed.mul_f64(iters as f64 / rounds(k, iters) as f64)
+    };
+    group.throughput(Throughput::Elements(1));
     for committers in [1usize, 16, 64, 256] {
-        group.throughput(Throughput::Elements(1));
         group.bench_with_input(
             BenchmarkId::new("task_commits", committers),
             &committers,
             |b, &k| {
-                b.iter_custom(|iters| {
-                    let total = iters.max(k as u64);
-                    let elapsed = run_tasks(&rt, &log, k, total);
-                    elapsed.mul_f64(iters as f64 / (total.div_ceil(k as u64) * k as u64) as f64)
-                })
+                b.iter_custom(|iters| scaled(iters, k, run_tasks(&rt, &log, k, rounds(k, iters))))
             },
         );
-        group.throughput(Throughput::Elements(1));
         group.bench_with_input(
             BenchmarkId::new("thread_commits", committers),
             &committers,
-            |b, &k| {
-                b.iter_custom(|iters| {
-                    // Whole rounds, so that every committer does the same work.
-                    let total = iters.max(k as u64);
-                    let elapsed = run(&log, k, total);
-                    elapsed.mul_f64(iters as f64 / (total.div_ceil(k as u64) * k as u64) as f64)
-                })
-            },
+            |b, &k| b.iter_custom(|iters| scaled(iters, k, run(&log, k, rounds(k, iters)))),
         );
-        // A plain measurement for the syncs behind the commits.
         // Plain measurements for the syncs behind the commits.
-        let total = (committers as u64 * 40).max(1000);
-        let done = total.div_ceil(committers as u64) * committers as u64;
-        for (kind, elapsed, syncs) in [
-            {
-                let s0 = log.syncs();
-                let e = run_tasks(&rt, &log, committers, total);
-                ("tasks", e, log.syncs() - s0)
-            },
-            {
-                let s0 = log.syncs();
-                let e = run(&log, committers, total);
-                ("threads", e, log.syncs() - s0)
-            },
-        ] {
+        let done = rounds(committers, (committers as u64 * 40).max(1000));
+        for kind in ["tasks", "threads"] {
+            let s0 = log.syncs();
+            let elapsed = match kind {
+                "tasks" => run_tasks(&rt, &log, committers, done),
+                _ => run(&log, committers, done),
+            };
+            let syncs = log.syncs() - s0;
             let secs = elapsed.as_secs_f64();
             println!(
                 "group_commit {kind} committers={committers}: {:.0} commits/s, {:.0} syncs/s, {:.1} commits per sync",

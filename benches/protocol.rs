@@ -147,9 +147,8 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(10_000_000);
-    let (_dir, volume) = common::temp_volume();
-    let volume_dir = volume.root().to_path_buf();
-    drop(volume);
+    let dir = tempfile::tempdir_in(common::base_dir()).expect("temp dir");
+    let volume_dir = dir.path().join("volume");
     let (port_tx, port_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()

@@ -1,7 +1,7 @@
 //! `floe primary`: the volume's writer, serving MySQL clients.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -95,8 +95,4 @@ impl Running {
         self.writer.close();
         result
     }
-}
-
-pub fn volume_label(p: &Path) -> String {
-    p.display().to_string()
 }

@@ -45,10 +45,6 @@ impl LocalDir {
         }
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// Writes `data` to a fresh temporary file beside `path` and syncs it.
     fn write_temp(&self, path: &Path, data: &[u8]) -> Result<PathBuf> {
         let dir = path.parent().unwrap_or(&self.root);

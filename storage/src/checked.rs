@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use crate::bytes::{le_u32, le_u64};
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"FLOECHK1";
@@ -38,14 +39,9 @@ pub fn verify(path: &Path, bytes: &[u8]) -> Result<usize> {
             "missing checksum trailer",
         ));
     }
-    let mut u32b = [0u8; 4];
-    let mut u64b = [0u8; 8];
-    u32b.copy_from_slice(&bytes[n - 12..n - 8]);
-    let trailer_crc = u32::from_le_bytes(u32b);
-    u32b.copy_from_slice(&bytes[n - 16..n - 12]);
-    let chunks = u32::from_le_bytes(u32b) as usize;
-    u64b.copy_from_slice(&bytes[n - 24..n - 16]);
-    let len = u64::from_le_bytes(u64b);
+    let trailer_crc = le_u32(&bytes[n - 12..]);
+    let chunks = le_u32(&bytes[n - 16..]) as usize;
+    let len = le_u64(&bytes[n - 24..]);
     let trailer_len = chunks.checked_mul(4).map(|c| c + 12);
     let Some(trailer_start) = trailer_len.and_then(|t| (n - 12).checked_sub(t)) else {
         return Err(Error::corrupt(
@@ -71,8 +67,7 @@ pub fn verify(path: &Path, bytes: &[u8]) -> Result<usize> {
     let payload = &bytes[..trailer_start];
     for (i, chunk) in payload.chunks(CHUNK).enumerate() {
         let at = trailer_start + i * 4;
-        u32b.copy_from_slice(&bytes[at..at + 4]);
-        if crc32c::crc32c(chunk) != u32::from_le_bytes(u32b) {
+        if crc32c::crc32c(chunk) != le_u32(&bytes[at..]) {
             return Err(Error::corrupt(
                 path,
                 (i * CHUNK) as u64,

@@ -15,8 +15,11 @@ use crate::blob::BlobStore;
 use crate::checked;
 use crate::deletes::DeleteVector;
 use crate::error::{Error, Result};
+use crate::hex;
 use crate::schema::{SegmentId, TableDef, TableId};
-use crate::segment::{OpenSegment, SealedSegment, image_key, sealed_key, write_segment};
+use crate::segment::{
+    OpenSegment, SealedSegment, image_key, sealed_key, write_sealed_if_absent, write_segment,
+};
 use crate::state::{SegmentKind, Snapshot, State, Table};
 
 const DIR: &str = "manifests";
@@ -55,20 +58,6 @@ fn manifest_key(lsn: Lsn) -> String {
     format!("{DIR}/{lsn:020}.manifest")
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 /// Writes the segment files a snapshot needs and then its manifest.
 pub fn write(store: &dyn BlobStore, snap: &Snapshot) -> Result<Manifest> {
     let mut tables = Vec::with_capacity(snap.tables.len());
@@ -81,20 +70,16 @@ pub fn write(store: &dyn BlobStore, snap: &Snapshot) -> Result<Manifest> {
                     let mut bytes = Vec::with_capacity(d.serialized_size());
                     d.serialize_into(&mut bytes)
                         .map_err(|e| Error::InvalidRecord(e.to_string()))?;
-                    Some(hex(&bytes))
+                    Some(hex::encode(&bytes))
                 }
                 _ => None,
             };
             let key = match s.kind {
                 SegmentKind::Sealed => Some(sealed_key(*id, s.id)),
-                SegmentKind::Frozen => {
-                    // The same file the primary's flush writes; either may come first.
-                    let key = sealed_key(*id, s.id);
-                    if !store.exists(&key)? {
-                        write_segment(store, &key, *id, s.id, &t.schema, &s.batches)?;
-                    }
-                    Some(key)
-                }
+                // The same file the primary's flush writes; either may come first.
+                SegmentKind::Frozen => Some(write_sealed_if_absent(
+                    store, *id, s.id, &t.schema, &s.batches,
+                )?),
                 SegmentKind::Open if s.rows == 0 => None,
                 SegmentKind::Open => {
                     let key = image_key(*id, s.id, snap.lsn);
@@ -126,7 +111,11 @@ pub fn write(store: &dyn BlobStore, snap: &Snapshot) -> Result<Manifest> {
         lsn: snap.lsn,
         next_segment: snap.next_segment,
         tables,
-        meta: snap.meta.iter().map(|(k, v)| (k.clone(), hex(v))).collect(),
+        meta: snap
+            .meta
+            .iter()
+            .map(|(k, v)| (k.clone(), hex::encode(v)))
+            .collect(),
     };
     let json = serde_json::to_vec(&manifest).map_err(|e| Error::InvalidRecord(e.to_string()))?;
     store.put(&manifest_key(snap.lsn), &checked::seal(json))?;
@@ -186,7 +175,7 @@ pub fn restore(store: Arc<dyn BlobStore>, m: &Manifest) -> Result<State> {
                         format!("delete vector of segment {}", s.id),
                     )
                 };
-                let bytes = unhex(hexed).ok_or_else(bad)?;
+                let bytes = hex::decode(hexed).ok_or_else(bad)?;
                 let bitmap = RoaringBitmap::deserialize_from(&bytes[..]).map_err(|_| bad())?;
                 deletes.insert(s.id, DeleteVector::from_bitmap(bitmap, m.lsn));
             }
@@ -214,7 +203,7 @@ pub fn restore(store: Arc<dyn BlobStore>, m: &Manifest) -> Result<State> {
     }
     let mut meta = BTreeMap::new();
     for (k, v) in &m.meta {
-        let bytes = unhex(v).ok_or_else(|| {
+        let bytes = hex::decode(v).ok_or_else(|| {
             Error::corrupt(
                 store.locate(&manifest_key(m.lsn)),
                 0,
@@ -229,9 +218,12 @@ pub fn restore(store: Arc<dyn BlobStore>, m: &Manifest) -> Result<State> {
 /// Removes manifests beyond the newest [`KEEP_MANIFESTS`], segment files that
 /// no kept manifest names and no live segment can still become, and the log
 /// before the oldest kept manifest (or before `retain_log_from`, if earlier).
+///
+/// `newest` is the manifest just written, so it need not be read back.
 pub fn collect_garbage(
     store: &dyn BlobStore,
     log_dir: &Path,
+    newest: &Manifest,
     retain_log_from: Option<Lsn>,
 ) -> Result<()> {
     let lsns = list(store)?;
@@ -242,8 +234,12 @@ pub fn collect_garbage(
     let mut referenced = BTreeSet::new();
     let mut live_tables = BTreeSet::new();
     let mut oldest_next_segment = SegmentId::MAX;
-    for &lsn in keep {
-        let m = read(store, lsn)?;
+    let older: Vec<Manifest> = keep
+        .iter()
+        .filter(|&&lsn| lsn != newest.lsn)
+        .map(|&lsn| read(store, lsn))
+        .collect::<Result<_>>()?;
+    for m in older.iter().chain(std::iter::once(newest)) {
         oldest_next_segment = oldest_next_segment.min(m.next_segment);
         for t in &m.tables {
             live_tables.insert(t.def.id);

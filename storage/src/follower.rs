@@ -40,11 +40,7 @@ impl Follower {
             } else {
                 Duration::ZERO
             };
-            let record = if wait.is_zero() {
-                self.tailer.try_next()?
-            } else {
-                self.tailer.next(wait)?
-            };
+            let record = self.tailer.next(wait)?;
             let Some(r) = record else { return Ok(applied) };
             self.state.apply_raw(r.lsn, r.kind, &r.payload)?;
             applied += 1;

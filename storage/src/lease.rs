@@ -38,6 +38,17 @@ struct LeaseRecord {
     expires_unix_ms: u64,
 }
 
+impl LeaseRecord {
+    fn bytes(epoch: u64, holder: &str, expires_unix_ms: u64) -> Result<Vec<u8>> {
+        let record = LeaseRecord {
+            epoch,
+            holder: holder.to_string(),
+            expires_unix_ms,
+        };
+        serde_json::to_vec(&record).map_err(|e| Error::InvalidRecord(e.to_string()))
+    }
+}
+
 pub struct Lease {
     store: Arc<dyn BlobStore>,
     epoch: u64,
@@ -46,6 +57,8 @@ pub struct Lease {
     /// When the last successful renewal *started*: the lease is surely ours
     /// until this instant plus the duration (less a margin for clock skew).
     renewed_at: Mutex<Instant>,
+    /// `lease/<epoch+1>`: checked after every group commit, so built once.
+    fence_key: String,
     paused: AtomicBool,
     stop: Arc<(Mutex<bool>, Condvar)>,
     renewer: Mutex<Option<JoinHandle<()>>>,
@@ -129,13 +142,8 @@ impl Lease {
                 }
             }
             let renewed_at = Instant::now();
-            let record = LeaseRecord {
-                epoch: next_epoch,
-                holder: holder.clone(),
-                expires_unix_ms: unix_ms() + duration.as_millis() as u64,
-            };
             let bytes =
-                serde_json::to_vec(&record).map_err(|e| Error::InvalidRecord(e.to_string()))?;
+                LeaseRecord::bytes(next_epoch, &holder, unix_ms() + duration.as_millis() as u64)?;
             if !store.put_if_absent(&key(next_epoch), &bytes)? {
                 // Someone else claimed this epoch between our read and our claim.
                 if mode == Acquire::IfFree {
@@ -154,6 +162,7 @@ impl Lease {
                 holder,
                 duration,
                 renewed_at: Mutex::new(renewed_at),
+                fence_key: key(next_epoch + 1),
                 paused: AtomicBool::new(false),
                 stop: Arc::new((Mutex::new(false), Condvar::new())),
                 renewer: Mutex::new(None),
@@ -171,14 +180,14 @@ impl Lease {
 
     /// `Ok` while this writer may still acknowledge commits.
     pub fn check(&self) -> Result<()> {
-        if self.store.exists(&key(self.epoch + 1))? {
+        if self.store.exists(&self.fence_key)? {
             let by = latest(self.store.as_ref())?.map_or(self.epoch + 1, |r| r.epoch);
             return Err(Error::Fenced {
                 epoch: self.epoch,
                 by,
             });
         }
-        let renewed_at = *self.renewed_at.lock().unwrap_or_else(|e| e.into_inner());
+        let renewed_at = *crate::lock(&self.renewed_at);
         // A tenth of the duration covers clock drift between machines.
         if renewed_at.elapsed() >= self.duration - self.duration / 10 {
             return Err(Error::LeaseLapsed { epoch: self.epoch });
@@ -210,18 +219,14 @@ impl Lease {
 
     fn renew(&self) -> Result<()> {
         let started = Instant::now();
-        let record = LeaseRecord {
-            epoch: self.epoch,
-            holder: self.holder.clone(),
-            expires_unix_ms: unix_ms() + self.duration.as_millis() as u64,
-        };
+        let expires = unix_ms() + self.duration.as_millis() as u64;
         // Never resurrect a lease that someone already took over.
-        if self.store.exists(&key(self.epoch + 1))? {
+        if self.store.exists(&self.fence_key)? {
             return Ok(());
         }
-        let bytes = serde_json::to_vec(&record).map_err(|e| Error::InvalidRecord(e.to_string()))?;
+        let bytes = LeaseRecord::bytes(self.epoch, &self.holder, expires)?;
         self.store.put(&key(self.epoch), &bytes)?;
-        *self.renewed_at.lock().unwrap_or_else(|e| e.into_inner()) = started;
+        *crate::lock(&self.renewed_at) = started;
         Ok(())
     }
 
@@ -234,7 +239,7 @@ impl Lease {
             .spawn(move || {
                 loop {
                     let (lock, cv) = &*stop;
-                    let stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
+                    let stopped = crate::lock(lock);
                     let (stopped, _) = cv
                         .wait_timeout_while(stopped, period, |s| !*s)
                         .unwrap_or_else(|e| e.into_inner());
@@ -252,7 +257,7 @@ impl Lease {
                 }
             });
         match handle {
-            Ok(h) => *self.renewer.lock().unwrap_or_else(|e| e.into_inner()) = Some(h),
+            Ok(h) => *crate::lock(&self.renewer) = Some(h),
             Err(e) => {
                 tracing::error!(error = %e, "cannot start lease renewal; the lease will lapse")
             }
@@ -277,12 +282,7 @@ impl Lease {
     pub fn release(&self) {
         self.stop_renewer();
         if self.check().is_ok() {
-            let record = LeaseRecord {
-                epoch: self.epoch,
-                holder: self.holder.clone(),
-                expires_unix_ms: 0,
-            };
-            if let Ok(bytes) = serde_json::to_vec(&record) {
+            if let Ok(bytes) = LeaseRecord::bytes(self.epoch, &self.holder, 0) {
                 let _ = self.store.put(&key(self.epoch), &bytes);
             }
         }
@@ -290,13 +290,9 @@ impl Lease {
 
     fn stop_renewer(&self) {
         let (lock, cv) = &*self.stop;
-        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        *crate::lock(lock) = true;
         cv.notify_all();
-        let handle = self
-            .renewer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let handle = crate::lock(&self.renewer).take();
         if let Some(h) = handle
             && h.thread().id() != std::thread::current().id()
         {

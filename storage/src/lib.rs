@@ -3,11 +3,13 @@
 //! [`State::apply`]. This crate knows nothing of SQL or MySQL.
 
 pub mod blob;
+mod bytes;
 pub mod checked;
 pub mod checkpoint;
 pub mod deletes;
 pub mod error;
 pub mod follower;
+pub mod hex;
 pub mod lease;
 pub mod log;
 pub mod record;
@@ -25,3 +27,9 @@ pub use volume::Volume;
 
 /// Log sequence number: the position of a committed record. The first record is 1.
 pub type Lsn = u64;
+
+/// Locks `m`, carrying on after a panic elsewhere (the data stay consistent:
+/// every critical section here leaves them whole).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -305,15 +305,11 @@ impl<'a> Reader<'a> {
     }
 
     fn u32(&mut self) -> Result<u32> {
-        let mut a = [0u8; 4];
-        a.copy_from_slice(self.take(4)?);
-        Ok(u32::from_le_bytes(a))
+        Ok(crate::bytes::le_u32(self.take(4)?))
     }
 
     fn u64(&mut self) -> Result<u64> {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(self.take(8)?);
-        Ok(u64::from_le_bytes(a))
+        Ok(crate::bytes::le_u64(self.take(8)?))
     }
 
     fn bytes(&mut self) -> Result<&'a [u8]> {

@@ -24,7 +24,7 @@ pub struct Table {
     pub schema: SchemaRef,
     pub(crate) sealed: BTreeMap<SegmentId, Arc<SealedSegment>>,
     /// Full segments still in memory, waiting for the primary to write them.
-    pub(crate) frozen: BTreeMap<SegmentId, Arc<Vec<RecordBatch>>>,
+    pub(crate) frozen: BTreeMap<SegmentId, Arc<OpenSegment>>,
     pub(crate) open: OpenSegment,
     pub(crate) deletes: HashMap<SegmentId, DeleteVector>,
 }
@@ -50,44 +50,26 @@ impl Table {
         if let Some(s) = self.sealed.get(&id) {
             return Some(s.rows);
         }
-        self.frozen
-            .get(&id)
-            .map(|chunks| chunks.iter().map(|c| c.num_rows() as u32).sum())
-    }
-
-    pub fn is_deleted(&self, addr: RowAddr) -> bool {
-        self.deletes
-            .get(&addr.segment)
-            .is_some_and(|d| d.contains(addr.row))
+        self.frozen.get(&id).map(|f| f.rows())
     }
 
     /// The row at `addr` as a one-row batch (deleted rows included).
     pub fn row(&self, addr: RowAddr) -> Option<RecordBatch> {
-        if addr.segment == self.open.id {
-            let (chunk, i) = self.open.locate(addr.row)?;
-            return Some(chunk.slice(i, 1));
-        }
         if let Some(s) = self.sealed.get(&addr.segment) {
             return (addr.row < s.rows).then(|| s.batch.slice(addr.row as usize, 1));
         }
-        let mut row = addr.row as usize;
-        for chunk in self.frozen.get(&addr.segment)?.iter() {
-            if row < chunk.num_rows() {
-                return Some(chunk.slice(row, 1));
-            }
-            row -= chunk.num_rows();
-        }
-        None
+        let in_memory = if addr.segment == self.open.id {
+            &self.open
+        } else {
+            self.frozen.get(&addr.segment)?
+        };
+        let (chunk, i) = in_memory.locate(addr.row)?;
+        Some(chunk.slice(i, 1))
     }
 
     pub fn live_rows(&self) -> u64 {
         let all: u64 = self.sealed.values().map(|s| s.rows as u64).sum::<u64>()
-            + self
-                .frozen
-                .values()
-                .flat_map(|c| c.iter())
-                .map(|c| c.num_rows() as u64)
-                .sum::<u64>()
+            + self.frozen.values().map(|f| f.rows() as u64).sum::<u64>()
             + self.open.rows() as u64;
         all - self.deletes.values().map(|d| d.len()).sum::<u64>()
     }
@@ -97,10 +79,6 @@ impl Table {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InsertedRange {
     pub table: TableId,
-    /// Index of the insert op within the transaction.
-    pub op: usize,
-    /// Row of the op's batch that became `first`.
-    pub batch_row: usize,
     pub first: RowAddr,
     pub count: u32,
 }
@@ -132,20 +110,12 @@ impl State {
         self.applied
     }
 
-    pub fn store(&self) -> &Arc<dyn BlobStore> {
-        &self.store
-    }
-
     pub fn table(&self, id: TableId) -> Option<&Table> {
         self.tables.get(&id)
     }
 
     pub fn table_by_name(&self, name: &str) -> Option<&Table> {
         self.names.get(name).and_then(|id| self.tables.get(id))
-    }
-
-    pub fn tables(&self) -> impl Iterator<Item = &Table> {
-        self.tables.values()
     }
 
     pub fn meta(&self) -> &BTreeMap<String, Vec<u8>> {
@@ -229,7 +199,7 @@ impl State {
 
     fn apply_txn(&mut self, lsn: Lsn, t: &Txn) -> Result<Vec<InsertedRange>> {
         let mut inserted = Vec::new();
-        for (op_index, op) in t.ops.iter().enumerate() {
+        for op in &t.ops {
             match op {
                 TxnOp::Delete { table, rows } => {
                     let Some(tbl) = self.tables.get_mut(table) else {
@@ -255,8 +225,6 @@ impl State {
                         let first = tbl.open.append(part)?;
                         inserted.push(InsertedRange {
                             table: *table,
-                            op: op_index,
-                            batch_row: done,
                             first: RowAddr {
                                 segment: tbl.open.id,
                                 row: first,
@@ -271,7 +239,7 @@ impl State {
                                 &mut tbl.open,
                                 OpenSegment::new(id, tbl.schema.clone()),
                             );
-                            tbl.frozen.insert(full.id, Arc::new(full.chunks().to_vec()));
+                            tbl.frozen.insert(full.id, Arc::new(full));
                         }
                     }
                 }
@@ -381,15 +349,11 @@ impl State {
         Ok(())
     }
 
-    /// The frozen segments the primary still has to write: `(table, segment, chunks)`.
-    pub fn frozen_segments(&self) -> Vec<(TableId, SegmentId, SchemaRef, Arc<Vec<RecordBatch>>)> {
+    /// The frozen segments the primary still has to write: `(table, segment)`.
+    pub fn frozen_segments(&self) -> Vec<(TableId, Arc<OpenSegment>)> {
         self.tables
             .values()
-            .flat_map(|t| {
-                t.frozen
-                    .iter()
-                    .map(|(id, c)| (t.def.id, *id, t.schema.clone(), c.clone()))
-            })
+            .flat_map(|t| t.frozen.values().map(|f| (t.def.id, f.clone())))
             .collect()
     }
 
@@ -413,12 +377,12 @@ impl State {
                         zones: Some(s.zones.clone()),
                     });
                 }
-                for (sid, chunks) in &t.frozen {
+                for (sid, f) in &t.frozen {
                     segments.push(SegmentSnapshot {
                         id: *sid,
                         kind: SegmentKind::Frozen,
-                        rows: chunks.iter().map(|c| c.num_rows() as u32).sum(),
-                        batches: chunks.to_vec(),
+                        rows: f.rows(),
+                        batches: f.chunks().to_vec(),
                         deletes: deletes_at(*sid),
                         zones: None,
                     });

@@ -6,15 +6,15 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::Lsn;
 use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::lease::{Acquire, Lease};
 use crate::log::{LogWriter, LogWriterOptions};
 use crate::record::{Ddl, Record};
-use crate::segment::{sealed_key, write_segment};
+use crate::segment::write_sealed_if_absent;
 use crate::state::{InsertedRange, Snapshot, State};
 use crate::volume::Volume;
-use crate::{Lsn, log};
 
 #[derive(Clone, Debug)]
 pub struct WriterOptions {
@@ -98,16 +98,12 @@ impl VolumeWriter {
         })
     }
 
-    pub fn volume(&self) -> &Volume {
-        &self.volume
-    }
-
     pub fn log(&self) -> &LogWriter {
         &self.log
     }
 
     fn lock(&self) -> MutexGuard<'_, Applied> {
-        self.applied.lock().unwrap_or_else(|e| e.into_inner())
+        crate::lock(&self.applied)
     }
 
     /// Queues `record` in the log and returns its lsn; it is committed once
@@ -183,16 +179,12 @@ impl VolumeWriter {
     pub fn flush_frozen(&self) -> Result<usize> {
         let frozen = self.with_state(|s| s.frozen_segments());
         let store = self.volume.store();
-        for (table, segment, schema, chunks) in &frozen {
-            let key = sealed_key(*table, *segment);
-            if !store.exists(&key)? {
-                write_segment(store.as_ref(), &key, *table, *segment, schema, chunks)?;
-            }
-            let rows = chunks.iter().map(|c| c.num_rows() as u32).sum();
+        for (table, seg) in &frozen {
+            write_sealed_if_absent(store.as_ref(), *table, seg.id, seg.schema(), seg.chunks())?;
             self.commit(&Record::Ddl(Ddl::SegmentFlushed {
                 table: *table,
-                segment: *segment,
-                rows,
+                segment: seg.id,
+                rows: seg.rows(),
             }))?;
         }
         Ok(frozen.len())
@@ -202,8 +194,13 @@ impl VolumeWriter {
     pub fn checkpoint(&self) -> Result<Lsn> {
         let snap = self.snapshot();
         let store = self.volume.store();
-        checkpoint::write(store.as_ref(), &snap)?;
-        checkpoint::collect_garbage(store.as_ref(), &self.volume.log_dir(), self.retain_log_from)?;
+        let manifest = checkpoint::write(store.as_ref(), &snap)?;
+        checkpoint::collect_garbage(
+            store.as_ref(),
+            &self.volume.log_dir(),
+            &manifest,
+            self.retain_log_from,
+        )?;
         Ok(snap.lsn)
     }
 
@@ -212,9 +209,4 @@ impl VolumeWriter {
         self.log.close();
         self.log.lease().release();
     }
-}
-
-/// The lsn up to which a volume's log is durable, read without a lease.
-pub fn log_end(volume: &Volume) -> Result<Lsn> {
-    Ok(log::find_end(&volume.log_dir())?.last_lsn)
 }

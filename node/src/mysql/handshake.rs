@@ -153,9 +153,7 @@ pub async fn accept<E: Engine>(
         .map(|p| String::from_utf8_lossy(p.as_bytes()).into_owned())
         .unwrap_or_else(|| auth::NATIVE.to_string());
     let data = response.scramble_buf().to_vec();
-    let max_packet = u32::from_le_bytes([packet[4], packet[5], packet[6], packet[7]]) as usize;
     io.set_max_in(config.max_allowed_packet.max(1024));
-    let _ = max_packet; // what the client accepts; our replies split at 16 MiB anyway
 
     let Some(creds) = server.engine.account(&user, host) else {
         return Err(refuse(

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use arrow::datatypes::{Schema, SchemaRef};
-use floe_storage::{ColumnDef, Snapshot, TableDef, TableId};
+use floe_storage::{ColumnDef, Snapshot, TableDef, TableId, hex};
 use mysql_common::constants::ColumnFlags;
 use serde::{Deserialize, Serialize};
 
@@ -208,16 +208,6 @@ pub struct Account {
     pub grants: Vec<(String, Vec<String>)>,
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
-        .collect()
-}
-
 impl Account {
     pub fn new(user: &str, host: &str, plugin: Plugin, password: &str) -> Account {
         let mut a = Account {
@@ -236,11 +226,11 @@ impl Account {
     pub fn set_password(&mut self, plugin: Plugin, password: &str) {
         let c = Credentials::new(plugin, password);
         self.plugin = plugin.name().into();
-        self.native = hex(&c.native);
+        self.native = hex::encode(&c.native);
         match c.sha2 {
             Some((salt, hash)) => {
-                self.sha2_salt = hex(&salt);
-                self.sha2_hash = hex(&hash);
+                self.sha2_salt = hex::encode(&salt);
+                self.sha2_hash = hex::encode(&hash);
             }
             None => {
                 self.sha2_salt.clear();
@@ -257,7 +247,10 @@ impl Account {
         let sha2 = (!self.sha2_hash.is_empty()).then(|| {
             let mut salt = [0u8; 16];
             let mut hash = [0u8; 32];
-            let (s, h) = (unhex(&self.sha2_salt), unhex(&self.sha2_hash));
+            let (s, h) = (
+                hex::decode(&self.sha2_salt).unwrap_or_default(),
+                hex::decode(&self.sha2_hash).unwrap_or_default(),
+            );
             if s.len() == 16 && h.len() == 32 {
                 salt.copy_from_slice(&s);
                 hash.copy_from_slice(&h);
@@ -266,7 +259,7 @@ impl Account {
         });
         Credentials {
             plugin: Plugin::from_name(&self.plugin).unwrap_or(Plugin::CachingSha2),
-            native: unhex(&self.native),
+            native: hex::decode(&self.native).unwrap_or_default(),
             sha2,
         }
     }

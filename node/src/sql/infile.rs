@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{BooleanArray, RecordBatch};
+use arrow::array::BooleanArray;
 use arrow::compute::filter_record_batch;
 use floe_storage::TableId;
 use futures::FutureExt;
@@ -431,6 +431,5 @@ pub async fn load_data(s: &mut SqlSession, text: &str) -> Result<Outcome, SqlErr
     for chunk in data.chunks(1 << 20) {
         loader.write(chunk).await?;
     }
-    let _ = RecordBatch::new_empty;
     loader.finish().await.map(Outcome::Done)
 }

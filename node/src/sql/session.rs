@@ -29,7 +29,7 @@ use super::text::{Token, Tokens, split_statements};
 use super::vars::{SystemVars, UserVars, Vars};
 use super::{admin, ddl, dml, infile, show};
 use crate::mysql::resultset::ColumnMeta;
-use crate::mysql::session::{InfileSink, Outcome, PreparedInfo, RowStream, Session, SessionStatus};
+use crate::mysql::session::{Outcome, PreparedInfo, RowStream, Session, SessionStatus};
 use crate::mysql::{Done, SessionContext, SqlError};
 
 /// A parsed statement, ready to run.
@@ -947,6 +947,3 @@ impl Session for SqlSession {
         Duration::from_secs(secs.max(1))
     }
 }
-
-/// For `LOAD DATA LOCAL`: the sink type the protocol layer drives.
-pub type Sink = Box<dyn InfileSink>;

@@ -252,51 +252,30 @@ pub fn column_from_text(
             .collect();
         return Ok(Arc::new(arrow::array::BinaryArray::from_iter(bytes)));
     }
-    let strings: StringArray = values
-        .iter()
-        .map(|v| v.map(normalize_for))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .collect();
-    let strings: ArrayRef = Arc::new(strings);
-    let target_is_text = matches!(target, DataType::Utf8 | DataType::Binary);
     let options = CastOptions {
         safe: false,
         format_options: FormatOptions::default(),
     };
-    let source = if target_is_text {
-        strings
-    } else {
-        // MySQL accepts '' and surrounding spaces in numbers; booleans as words.
-        let trimmed: StringArray = values
-            .iter()
-            .map(|v| v.map(|s| numeric_text(s.trim())))
-            .collect::<Vec<_>>()
-            .into_iter()
-            .collect();
-        Arc::new(trimmed)
-    };
-    cast_with_options(&source, target, &options).map_err(|e| {
+    if *target == DataType::Utf8 {
+        return Ok(Arc::new(StringArray::from_iter(values.iter().copied())));
+    }
+    // MySQL accepts '' and surrounding spaces in numbers, booleans as words.
+    let source: ArrayRef = Arc::new(StringArray::from_iter(
+        values.iter().map(|v| v.map(|s| numeric_text(s.trim()))),
+    ));
+    cast_with_options(&source, target, &options).map_err(|_| {
+        // Name the first value that does not convert, as MySQL does.
         let bad = values
             .iter()
             .flatten()
             .find(|v| {
-                cast_with_options(
-                    &(Arc::new(StringArray::from(vec![numeric_text(v.trim())])) as ArrayRef),
-                    target,
-                    &options,
-                )
-                .is_err()
+                let one: ArrayRef = Arc::new(StringArray::from(vec![numeric_text(v.trim())]));
+                cast_with_options(&one, target, &options).is_err()
             })
             .copied()
             .unwrap_or("");
-        let _ = e;
         incorrect_value(target, bad, column)
     })
-}
-
-fn normalize_for(s: &str) -> &str {
-    s
 }
 
 fn numeric_text(s: &str) -> &str {

@@ -5,6 +5,7 @@
 //! all little endian. The frame checksum covers lsn, kind and payload.
 
 use crate::Lsn;
+use crate::bytes::{le_u32, le_u64};
 
 pub const FILE_MAGIC: &[u8; 8] = b"FLOELOG1";
 pub const FILE_HEADER_LEN: usize = 32;
@@ -30,14 +31,11 @@ pub fn parse_file_header(bytes: &[u8]) -> Result<(u64, Lsn), &'static str> {
     if &bytes[..8] != FILE_MAGIC {
         return Err("not a floe log file (bad magic)");
     }
-    let crc = u32::from_le_bytes(le4(&bytes[24..28]));
+    let crc = le_u32(&bytes[24..28]);
     if crc != crc32c::crc32c(&bytes[..24]) {
         return Err("file header checksum mismatch");
     }
-    Ok((
-        u64::from_le_bytes(le8(&bytes[8..16])),
-        u64::from_le_bytes(le8(&bytes[16..24])),
-    ))
+    Ok((le_u64(&bytes[8..16]), le_u64(&bytes[16..24])))
 }
 
 pub fn encode_frame(buf: &mut Vec<u8>, lsn: Lsn, kind: u8, payload: &[u8]) {
@@ -69,7 +67,7 @@ pub fn parse_frame(bytes: &[u8]) -> Parsed<'_> {
     if bytes.len() < FRAME_HEADER_LEN {
         return Parsed::Incomplete;
     }
-    let len = u32::from_le_bytes(le4(&bytes[0..4])) as usize;
+    let len = le_u32(&bytes[0..4]) as usize;
     if len > MAX_PAYLOAD {
         return Parsed::Bad("frame length is implausible");
     }
@@ -77,12 +75,12 @@ pub fn parse_frame(bytes: &[u8]) -> Parsed<'_> {
     if bytes.len() < size {
         return Parsed::Incomplete;
     }
-    let crc = u32::from_le_bytes(le4(&bytes[4..8]));
+    let crc = le_u32(&bytes[4..8]);
     if crc != crc32c::crc32c(&bytes[8..size]) {
         return Parsed::Bad("frame checksum mismatch");
     }
     Parsed::Record {
-        lsn: u64::from_le_bytes(le8(&bytes[8..16])),
+        lsn: le_u64(&bytes[8..16]),
         kind: bytes[16],
         payload: &bytes[FRAME_HEADER_LEN..size],
         size,
@@ -97,24 +95,12 @@ pub fn valid_frame_follows(bytes: &[u8], after: Lsn) -> bool {
         return false;
     }
     (0..=bytes.len() - FRAME_HEADER_LEN).any(|i| {
-        let lsn = u64::from_le_bytes(le8(&bytes[i + 8..i + 16]));
+        let lsn = le_u64(&bytes[i + 8..i + 16]);
         // Cheap filter first: only plausible lsns are worth a checksum.
         lsn > after
             && lsn - after < (1 << 32)
             && matches!(parse_frame(&bytes[i..]), Parsed::Record { .. })
     })
-}
-
-fn le4(b: &[u8]) -> [u8; 4] {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[..4]);
-    a
-}
-
-fn le8(b: &[u8]) -> [u8; 8] {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[..8]);
-    a
 }
 
 #[cfg(test)]

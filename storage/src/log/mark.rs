@@ -9,6 +9,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::Lsn;
+use crate::bytes::{le_u32, le_u64};
 use crate::error::{Error, Result};
 
 pub const MARK_FILE: &str = "durable";
@@ -49,11 +50,8 @@ pub fn read_mark(file: &File) -> Lsn {
     if file.read_exact_at(&mut b, 0).is_err() {
         return 0;
     }
-    let crc = u32::from_le_bytes([b[16], b[17], b[18], b[19]]);
-    if crc != crc32c::crc32c(&b[..16]) {
+    if le_u32(&b[16..]) != crc32c::crc32c(&b[..16]) {
         return 0;
     }
-    let mut lsn = [0u8; 8];
-    lsn.copy_from_slice(&b[8..16]);
-    u64::from_le_bytes(lsn)
+    le_u64(&b[8..16])
 }

@@ -14,11 +14,15 @@ use super::{LogFile, list_files};
 use crate::Lsn;
 use crate::error::{Error, Result};
 
+/// The least room a read asks for (the buffer doubles past that as needed).
+const READ_CHUNK: usize = 1 << 20;
+
 struct Cursor {
     file: File,
     info: LogFile,
-    /// Bytes read from the file but not yet consumed, starting at `buf_offset`.
+    /// File bytes `buf_offset..` live in `buf[..end]`; `pos` is the next unparsed one.
     buf: Vec<u8>,
+    end: usize,
     pos: usize,
     buf_offset: u64,
 }
@@ -64,11 +68,6 @@ impl Tailer {
             cursor: None,
             waker,
         })
-    }
-
-    /// The lsn of the next record to be delivered.
-    pub fn next_lsn(&self) -> Lsn {
-        self.next
     }
 
     /// The newest durable lsn the writer has published, as last read.
@@ -128,7 +127,7 @@ impl Tailer {
             self.cursor = None;
             return Ok(Step::Again);
         }
-        match frame::parse_frame(&cursor.buf[cursor.pos..]) {
+        match frame::parse_frame(&cursor.buf[cursor.pos..cursor.end]) {
             Parsed::Record {
                 lsn,
                 kind,
@@ -215,6 +214,7 @@ impl Tailer {
             file,
             info,
             buf: Vec::new(),
+            end: 0,
             pos: 0,
             buf_offset: FILE_HEADER_LEN as u64,
         });
@@ -224,28 +224,25 @@ impl Tailer {
 
 /// Reads whatever the file has beyond the buffer; `false` if nothing.
 fn read_more(c: &mut Cursor) -> Result<bool> {
-    c.buf.drain(..c.pos);
+    // Keep the unparsed bytes, at the front; grow (zeroing) only when short of room.
+    c.buf.copy_within(c.pos..c.end, 0);
+    c.end -= c.pos;
     c.buf_offset += c.pos as u64;
     c.pos = 0;
-    let at = c.buf_offset + c.buf.len() as u64;
-    let old = c.buf.len();
-    let want = (1usize << 20).max(old);
-    c.buf.resize(old + want, 0);
+    if c.buf.len() - c.end < READ_CHUNK {
+        c.buf.resize(c.end + READ_CHUNK.max(c.end), 0);
+    }
+    let at = c.buf_offset + c.end as u64;
     let mut got = 0;
-    loop {
-        match c.file.read_at(&mut c.buf[old + got..], at + got as u64) {
+    while c.end + got < c.buf.len() {
+        match c.file.read_at(&mut c.buf[c.end + got..], at + got as u64) {
             Ok(0) => break,
-            Ok(n) => {
-                got += n;
-                if old + got == c.buf.len() {
-                    break;
-                }
-            }
+            Ok(n) => got += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(Error::io("read", &c.info.path)(e)),
         }
     }
-    c.buf.truncate(old + got);
+    c.end += got;
     Ok(got > 0)
 }
 

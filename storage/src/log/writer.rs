@@ -13,7 +13,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -22,10 +22,10 @@ use super::frame::{self, FILE_HEADER_LEN, MAX_PAYLOAD};
 use super::mark::MarkWriter;
 use super::notify::Event;
 use super::{file_name, find_end};
-use crate::Lsn;
 use crate::blob::sync_dir;
 use crate::error::{Error, Result};
 use crate::lease::Lease;
+use crate::{Lsn, lock};
 
 #[derive(Clone, Debug)]
 pub struct LogWriterOptions {
@@ -65,10 +65,6 @@ struct Shared {
     /// Async committers waiting for their lsn, woken after each group commit.
     wakers: Mutex<Vec<(Lsn, Waker)>>,
     syncs: AtomicU64,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 pub struct LogWriter {

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::zone::{ColumnZone, compute_zones};
 use crate::Lsn;
 use crate::blob::BlobStore;
+use crate::bytes::{le_u32, le_u64};
 use crate::checked;
 use crate::error::{Error, Result};
 use crate::schema::{SegmentId, TableId};
@@ -75,6 +76,22 @@ pub fn write_segment(
     store.put(key, &checked::seal(payload))
 }
 
+/// Writes a full segment to its sealed file unless the file is there already
+/// (the primary's flush and a checkpoint may both get to it); returns the key.
+pub fn write_sealed_if_absent(
+    store: &dyn BlobStore,
+    table: TableId,
+    segment: SegmentId,
+    schema: &SchemaRef,
+    chunks: &[RecordBatch],
+) -> Result<String> {
+    let key = sealed_key(table, segment);
+    if !store.exists(&key)? {
+        write_segment(store, &key, table, segment, schema, chunks)?;
+    }
+    Ok(key)
+}
+
 impl SealedSegment {
     /// Maps and verifies a segment file; its columns take the names of `schema`.
     pub fn open(store: &dyn BlobStore, key: &str, schema: &SchemaRef) -> Result<SealedSegment> {
@@ -85,10 +102,8 @@ impl SealedSegment {
         if p.len() < 12 {
             return Err(Error::corrupt(&path, 0, "segment payload too short"));
         }
-        let ipc_len = u64::from_le_bytes(p[p.len() - 8..].try_into().unwrap_or_default()) as usize;
-        let meta_len =
-            u32::from_le_bytes(p[p.len() - 12..p.len() - 8].try_into().unwrap_or_default())
-                as usize;
+        let ipc_len = le_u64(&p[p.len() - 8..]) as usize;
+        let meta_len = le_u32(&p[p.len() - 12..]) as usize;
         if ipc_len
             .checked_add(meta_len)
             .is_none_or(|n| n + 12 != p.len())

@@ -8,6 +8,6 @@ mod file;
 mod open;
 mod zone;
 
-pub use file::{SealedSegment, image_key, sealed_key, write_segment};
+pub use file::{SealedSegment, image_key, sealed_key, write_sealed_if_absent, write_segment};
 pub use open::OpenSegment;
-pub use zone::{ColumnZone, ZoneValue, compute_zones};
+pub use zone::{ColumnZone, ZoneValue};

@@ -38,10 +38,6 @@ fn bytes(v: Option<&[u8]>) -> Option<ZoneValue> {
         .map(|b| ZoneValue::Bytes(b.to_vec()))
 }
 
-fn float(v: f64) -> ZoneValue {
-    ZoneValue::Float(v)
-}
-
 pub fn compute_zones(batch: &RecordBatch) -> Vec<ColumnZone> {
     batch
         .columns()
@@ -71,8 +67,8 @@ pub fn compute_zones(batch: &RecordBatch) -> Vec<ColumnZone> {
                 DataType::UInt16 => prim::<UInt16Type>(a, |v| ZoneValue::UInt(v.into())),
                 DataType::UInt32 => prim::<UInt32Type>(a, |v| ZoneValue::UInt(v.into())),
                 DataType::UInt64 => prim::<UInt64Type>(a, ZoneValue::UInt),
-                DataType::Float32 => prim::<Float32Type>(a, |v| float(v.into())),
-                DataType::Float64 => prim::<Float64Type>(a, float),
+                DataType::Float32 => prim::<Float32Type>(a, |v| ZoneValue::Float(v.into())),
+                DataType::Float64 => prim::<Float64Type>(a, ZoneValue::Float),
                 DataType::Decimal128(_, _) => prim::<Decimal128Type>(a, ZoneValue::Decimal),
                 DataType::Utf8 => {
                     let s = a.as_string::<i32>();

@@ -309,15 +309,12 @@ fn checkpoints_remove_the_log_and_files_nobody_needs() {
     let manifests = floe_storage::checkpoint::list(volume.store().as_ref()).unwrap();
     assert_eq!(manifests.len(), 2);
     // Superseded open-segment images are gone; what remains still recovers.
-    let images = std::fs::read_dir(dir.path().join("segments/0000000001"))
+    let images = volume
+        .store()
+        .list("segments/0000000001")
         .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".open")
-        })
+        .iter()
+        .filter(|n| n.ends_with(".open"))
         .count();
     assert!(images <= 2, "{images} open images kept");
     let expected = w.snapshot();
