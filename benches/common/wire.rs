@@ -1,23 +1,49 @@
-//! A minimal MySQL client for benchmarks: login as a passwordless user,
-//! send queries, count result rows. Same wire for floe and MariaDB.
+//! A minimal MySQL client: login as a passwordless user, send queries, count
+//! result rows. Same wire for floe and MariaDB; the benchmarks use `Client`,
+//! the wire tests the packet builders.
 #![allow(dead_code)]
 
 use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 
-const CAPS: u32 =
-    0x0000_0001 | 0x0000_0200 | 0x0000_2000 | 0x0000_8000 | 0x0002_0000 | 0x0008_0000 | 0x0100_0000;
+pub const CAPS: u32 = 0x0000_0001 // LONG_PASSWORD
+    | 0x0000_0200 // PROTOCOL_41
+    | 0x0000_2000 // TRANSACTIONS
+    | 0x0000_8000 // SECURE_CONNECTION
+    | 0x0002_0000 // MULTI_RESULTS
+    | 0x0008_0000 // PLUGIN_AUTH
+    | 0x0100_0000; // DEPRECATE_EOF
 
 pub struct Client {
     r: BufReader<TcpStream>,
     w: TcpStream,
 }
 
-fn packet(seq: u8, payload: &[u8]) -> Vec<u8> {
+pub fn packet(seq: u8, payload: &[u8]) -> Vec<u8> {
     let mut p = (payload.len() as u32).to_le_bytes()[..3].to_vec();
     p.push(seq);
     p.extend_from_slice(payload);
     p
+}
+
+/// COM_QUERY `sql`.
+pub fn query(sql: &str) -> Vec<u8> {
+    let mut p = vec![0x03];
+    p.extend_from_slice(sql.as_bytes());
+    packet(0, &p)
+}
+
+/// A handshake response for `user` with an empty password.
+pub fn handshake_response(user: &str) -> Vec<u8> {
+    let mut p = CAPS.to_le_bytes().to_vec();
+    p.extend_from_slice(&(16u32 << 20).to_le_bytes());
+    p.push(45);
+    p.extend_from_slice(&[0; 23]);
+    p.extend_from_slice(user.as_bytes());
+    p.push(0);
+    p.push(0); // empty auth response
+    p.extend_from_slice(b"mysql_native_password\0");
+    packet(1, &p)
 }
 
 impl Client {
@@ -29,14 +55,7 @@ impl Client {
             w: s,
         };
         c.read(); // greeting
-        let mut p = CAPS.to_le_bytes().to_vec();
-        p.extend_from_slice(&(16u32 << 20).to_le_bytes());
-        p.push(45);
-        p.extend_from_slice(&[0; 23]);
-        p.extend_from_slice(user.as_bytes());
-        p.extend_from_slice(&[0, 0]);
-        p.extend_from_slice(b"mysql_native_password\0");
-        c.w.write_all(&packet(1, &p)).expect("login");
+        c.w.write_all(&handshake_response(user)).expect("login");
         let ok = c.read();
         assert_eq!(ok[0], 0, "login failed: {}", String::from_utf8_lossy(&ok));
         c
@@ -70,9 +89,7 @@ impl Client {
 
     /// Runs a query; returns the number of rows (0 for an OK).
     pub fn query(&mut self, sql: &str) -> u64 {
-        let mut p = vec![0x03];
-        p.extend_from_slice(sql.as_bytes());
-        self.w.write_all(&packet(0, &p)).expect("send");
+        self.w.write_all(&query(sql)).expect("send");
         let first = self.read();
         match first[0] {
             0x00 => return 0,

@@ -34,6 +34,20 @@ struct Tls {
     require_tls: bool,
 }
 
+impl Tls {
+    fn options(self, volume: PathBuf, bind: String, port: u16) -> PrimaryOptions {
+        PrimaryOptions {
+            volume,
+            bind,
+            port,
+            tls_cert: self.tls_cert,
+            tls_key: self.tls_key,
+            require_tls: self.require_tls,
+            lease: None,
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Runs a local floe in the foreground on a volume directory (Ctrl-C stops it).
@@ -111,18 +125,7 @@ fn main() -> ExitCode {
             if readers > 0 {
                 Err("readers are not part of this build yet (see the readers issue)".into())
             } else {
-                run_primary(
-                    PrimaryOptions {
-                        volume,
-                        bind: "127.0.0.1".into(),
-                        port,
-                        tls_cert: tls.tls_cert,
-                        tls_key: tls.tls_key,
-                        require_tls: tls.require_tls,
-                        lease: None,
-                    },
-                    true,
-                )
+                run_primary(tls.options(volume, "127.0.0.1".into(), port), true)
             }
         }
         Command::Primary {
@@ -130,18 +133,7 @@ fn main() -> ExitCode {
             port,
             bind,
             tls,
-        } => run_primary(
-            PrimaryOptions {
-                volume,
-                bind,
-                port,
-                tls_cert: tls.tls_cert,
-                tls_key: tls.tls_key,
-                require_tls: tls.require_tls,
-                lease: None,
-            },
-            false,
-        ),
+        } => run_primary(tls.options(volume, bind, port), false),
         Command::Volume {
             command: VolumeCommand::Status { volume },
         } => status::print(&volume).map_err(Into::into),

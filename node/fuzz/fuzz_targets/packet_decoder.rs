@@ -7,14 +7,18 @@ use floe::mysql::packet::PacketIo;
 use floe::mysql::resultset::ColumnMeta;
 use floe::mysql::stmt::Statement;
 use floe::mysql::wire;
+use std::sync::LazyLock;
+
 use libfuzzer_sys::fuzz_target;
 use mysql_common::constants::ColumnType;
 use mysql_common::io::ParseBuf;
 use mysql_common::packets::HandshakeResponse;
 
+static RT: LazyLock<tokio::runtime::Runtime> =
+    LazyLock::new(|| tokio::runtime::Builder::new_current_thread().build().expect("runtime"));
+
 fuzz_target!(|data: &[u8]| {
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    rt.block_on(async {
+    RT.block_on(async {
         let stream = tokio::io::join(data, tokio::io::sink());
         let mut io = PacketIo::new(stream, 1 << 20);
         for _ in 0..64 {
@@ -23,14 +27,12 @@ fuzz_target!(|data: &[u8]| {
             let _: std::io::Result<HandshakeResponse<'_>> = ParseBuf(&packet).parse(());
             let text = wire::sql_text(&packet);
             let params = (packet.first().copied().unwrap_or(0) % 5) as usize;
-            let mut stmt = Statement {
-                id: 1,
-                prepared: (),
-                params: (0..params).map(|i| ColumnMeta::new(format!("?{i}"), ColumnType::MYSQL_TYPE_VAR_STRING)).collect(),
-                columns: Vec::new(),
-                types: Vec::new(),
-                long_data: Default::default(),
-            };
+            let mut stmt = Statement::new(
+                (),
+                (0..params)
+                    .map(|i| ColumnMeta::new(format!("?{i}"), ColumnType::MYSQL_TYPE_VAR_STRING))
+                    .collect(),
+            );
             let _ = stmt.bind(&packet);
             let _ = floe::sql::text::split_statements(&text);
             let _ = floe::sql::text::tokenize(&text);

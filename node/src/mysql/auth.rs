@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rand::Rng;
+
+use super::lock;
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use rsa::{Oaep, RsaPrivateKey};
 use sha1::Sha1;
@@ -120,8 +122,8 @@ pub fn verify_native(nonce: &[u8; 20], reply: &[u8], stored: &[u8]) -> bool {
         .chain_update(nonce)
         .chain_update(stored)
         .finalize();
-    let stage1: Vec<u8> = reply.iter().zip(mask.iter()).map(|(a, b)| a ^ b).collect();
-    Sha1::digest(&stage1).as_slice() == stored
+    let stage1: [u8; 20] = std::array::from_fn(|i| reply[i] ^ mask[i]);
+    Sha1::digest(stage1).as_slice() == stored
 }
 
 /// caching_sha2 fast path: `reply = SHA256(pw) XOR SHA256(SHA256(SHA256(pw)) || nonce)`.
@@ -133,8 +135,8 @@ pub fn verify_sha2_fast(nonce: &[u8; 20], reply: &[u8], stage2: &[u8; 32]) -> bo
         .chain_update(stage2)
         .chain_update(nonce)
         .finalize();
-    let stage1: Vec<u8> = reply.iter().zip(mask.iter()).map(|(a, b)| a ^ b).collect();
-    Sha256::digest(&stage1).as_slice() == stage2
+    let stage1: [u8; 32] = std::array::from_fn(|i| reply[i] ^ mask[i]);
+    Sha256::digest(stage1).as_slice() == stage2
 }
 
 pub fn sha2_stage2(password: &[u8]) -> [u8; 32] {
@@ -149,26 +151,16 @@ pub struct Sha2Cache {
 
 impl Sha2Cache {
     pub fn get(&self, user: &str) -> Option<[u8; 32]> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(user)
-            .copied()
+        lock(&self.entries).get(user).copied()
     }
 
     pub fn put(&self, user: &str, stage2: [u8; 32]) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(user.to_string(), stage2);
+        lock(&self.entries).insert(user.to_string(), stage2);
     }
 
     /// After ALTER USER / DROP USER.
     pub fn forget(&self, user: &str) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(user);
+        lock(&self.entries).remove(user);
     }
 }
 

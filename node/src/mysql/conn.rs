@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use mysql_common::constants::{CapabilityFlags, StatusFlags};
-use mysql_common::io::BufMutExt;
+use mysql_common::io::{BufMutExt, ParseBuf};
 use tokio::net::TcpStream;
 
 use super::error::{ProtoError, SqlError};
@@ -15,7 +15,7 @@ use super::handshake::{self, Authed};
 use super::packet::PacketIo;
 use super::resultset::{ColumnMeta, Encoder};
 use super::server::{ConnState, Server};
-use super::session::{Engine, InfileSink, Outcome, RowStream, Session, SessionContext};
+use super::session::{Engine, InfileSink, Outcome, RowStream, Session};
 use super::stmt::Statement;
 use super::stream::NetStream;
 use super::wire::{self, Done};
@@ -42,17 +42,16 @@ const ROWS_PER_STEP: usize = 256;
 
 pub async fn run<E: Engine>(server: Arc<Server<E>>, tcp: TcpStream, peer: SocketAddr) {
     let _ = tcp.set_nodelay(true);
-    let host = Server::<E>::local_host(&peer);
-    let state = server.registry.register(host.clone());
+    let state = server.registry.register(peer.ip().to_string());
     let outcome = tokio::time::timeout(
         server.config.connect_timeout,
-        handshake::accept(&server, tcp, state.id, &host),
+        handshake::accept(&server, tcp, state.id, &state.host),
     )
     .await;
     let result = match outcome {
         Err(_) => Err(ProtoError::Timeout),
         Ok(Err(e)) => Err(e),
-        Ok(Ok(authed)) => Conn::start(server.clone(), state.clone(), authed, host).await,
+        Ok(Ok(authed)) => Conn::start(server.clone(), state.clone(), authed).await,
     };
     match result {
         Ok(()) | Err(ProtoError::Closed) | Err(ProtoError::Killed) => {}
@@ -71,8 +70,6 @@ struct Conn<E: Engine> {
     next_statement: u32,
     multi_statements: bool,
     nonce: [u8; 20],
-    host: String,
-    user: String,
     started: std::time::Instant,
 }
 
@@ -81,7 +78,6 @@ impl<E: Engine> Conn<E> {
         server: Arc<Server<E>>,
         state: Arc<ConnState>,
         a: Authed,
-        host: String,
     ) -> Result<(), ProtoError> {
         let Authed {
             mut io,
@@ -90,14 +86,10 @@ impl<E: Engine> Conn<E> {
             db,
             nonce,
         } = a;
-        *state.user.lock().unwrap_or_else(|e| e.into_inner()) = user.clone();
-        let ctx = SessionContext {
-            connection_id: state.id,
-            user: user.clone(),
-            host: host.clone(),
-            registry: server.registry.clone(),
-        };
-        let mut session = match server.engine.open_session(ctx) {
+        let mut session = match server
+            .engine
+            .open_session(state.context(&user, &server.registry))
+        {
             Ok(s) => s,
             Err(e) => return Err(handshake::refuse(&mut io, e).await),
         };
@@ -107,7 +99,7 @@ impl<E: Engine> Conn<E> {
             session.close().await;
             return Err(handshake::refuse(&mut io, e).await);
         }
-        *state.db.lock().unwrap_or_else(|e| e.into_inner()) = session.database();
+        state.set_db(session.database());
         let mut conn = Conn {
             multi_statements: caps.contains(CapabilityFlags::CLIENT_MULTI_STATEMENTS),
             server,
@@ -118,8 +110,6 @@ impl<E: Engine> Conn<E> {
             statements: HashMap::new(),
             next_statement: 1,
             nonce,
-            host,
-            user,
             started: std::time::Instant::now(),
         };
         let status = conn.status();
@@ -146,12 +136,24 @@ impl<E: Engine> Conn<E> {
         f
     }
 
-    fn send_ok(&mut self, done: &Done, more: bool) {
+    /// The status flags, with "more results follow" when `more`.
+    fn status_more(&self, more: bool) -> StatusFlags {
         let mut status = self.status();
         if more {
             status |= StatusFlags::SERVER_MORE_RESULTS_EXISTS;
         }
+        status
+    }
+
+    fn send_ok(&mut self, done: &Done, more: bool) {
+        let status = self.status_more(more);
         self.io.write_with(|b| wire::ok(b, 0x00, done, status));
+    }
+
+    fn send_end_of_rows(&mut self, more: bool) {
+        let (status, caps) = (self.status_more(more), self.caps);
+        self.io
+            .write_with(|b| wire::end_of_rows(b, caps, 0, status));
     }
 
     fn send_err(&mut self, e: &SqlError) {
@@ -207,8 +209,7 @@ impl<E: Engine> Conn<E> {
                 self.state.set_command("Init DB", Some(db.clone()));
                 match self.session.use_database(&db) {
                     Ok(()) => {
-                        *self.state.db.lock().unwrap_or_else(|e| e.into_inner()) =
-                            self.session.database();
+                        self.state.set_db(self.session.database());
                         self.send_ok(&Done::default(), false)
                     }
                     Err(e) => self.send_err(&e),
@@ -227,35 +228,22 @@ impl<E: Engine> Conn<E> {
                 );
                 self.io.write_packet(text.as_bytes());
             }
-            COM_PROCESS_KILL => {
-                let id = body
-                    .get(..4)
-                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-                match id {
-                    Some(id) if self.server.registry.kill(id, false) => {
-                        self.send_ok(&Done::default(), false)
-                    }
-                    Some(id) => self.send_err(&SqlError::new(
-                        1094,
-                        "HY000",
-                        format!("Unknown thread id: {id}"),
-                    )),
-                    None => self.send_err(&SqlError::wrong_arguments("COM_PROCESS_KILL")),
+            COM_PROCESS_KILL => match ParseBuf(body).checked_eat_u32_le() {
+                Some(id) if self.server.registry.kill(id, false) => {
+                    self.send_ok(&Done::default(), false)
                 }
-            }
-            COM_DEBUG => {
-                let status = self.status();
-                let caps = self.caps;
-                self.io
-                    .write_with(|b| wire::end_of_rows(b, caps, 0, status));
-            }
+                Some(id) => self.send_err(&SqlError::new(
+                    1094,
+                    "HY000",
+                    format!("Unknown thread id: {id}"),
+                )),
+                None => self.send_err(&SqlError::wrong_arguments("COM_PROCESS_KILL")),
+            },
+            COM_DEBUG => self.send_end_of_rows(false),
             COM_SET_OPTION => match body {
                 [0, 0] | [1, 0] => {
                     self.multi_statements = body[0] == 0;
-                    let status = self.status();
-                    let caps = self.caps;
-                    self.io
-                        .write_with(|b| wire::end_of_rows(b, caps, 0, status));
+                    self.send_end_of_rows(false);
                 }
                 _ => self.send_err(&SqlError::wrong_arguments("COM_SET_OPTION")),
             },
@@ -272,29 +260,21 @@ impl<E: Engine> Conn<E> {
             COM_STMT_EXECUTE => self.execute(body).await?,
             COM_STMT_SEND_LONG_DATA => {
                 // No reply; problems surface at execute.
-                if body.len() >= 6 {
-                    let id = u32::from_le_bytes([body[0], body[1], body[2], body[3]]);
-                    let param = u16::from_le_bytes([body[4], body[5]]);
-                    if let Some(s) = self.statements.get_mut(&id)
-                        && (param as usize) < s.params.len()
-                    {
-                        s.long_data
-                            .entry(param)
-                            .or_default()
-                            .extend_from_slice(&body[6..]);
-                    }
+                let mut b = ParseBuf(body);
+                if let (Some(id), Some(param)) = (b.checked_eat_u32_le(), b.checked_eat_u16_le())
+                    && let Some(s) = self.statements.get_mut(&id)
+                    && (param as usize) < s.params.len()
+                {
+                    s.long_data.entry(param).or_default().extend_from_slice(b.0);
                 }
             }
             COM_STMT_CLOSE => {
-                if body.len() >= 4 {
-                    let id = u32::from_le_bytes([body[0], body[1], body[2], body[3]]);
+                if let Some(id) = ParseBuf(body).checked_eat_u32_le() {
                     self.statements.remove(&id);
                 }
             }
             COM_STMT_RESET => {
-                let id = body
-                    .get(..4)
-                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                let id = ParseBuf(body).checked_eat_u32_le();
                 match id.and_then(|id| self.statements.get_mut(&id)) {
                     Some(s) => {
                         s.long_data.clear();
@@ -408,27 +388,22 @@ impl<E: Engine> Conn<E> {
                 }
             };
             let n = encoder.rows();
+            let mut cols = encoder.columns();
             let mut at = 0;
             while at < n {
                 let end = (at + ROWS_PER_STEP).min(n);
                 let io = &mut self.io;
                 if binary {
-                    encoder.binary_rows(&columns, at..end, |f| io.write_with(f));
+                    cols.binary_rows(&columns, at..end, |f| io.write_with(f));
                 } else {
-                    encoder.text_rows(&columns, at..end, |f| io.write_with(f));
+                    cols.text_rows(&columns, at..end, |f| io.write_with(f));
                 }
                 at = end;
                 // Waiting here for a slow client keeps memory bounded.
                 self.io.flush_if_full().await?;
             }
         }
-        let mut status = self.status();
-        if more {
-            status |= StatusFlags::SERVER_MORE_RESULTS_EXISTS;
-        }
-        let caps = self.caps;
-        self.io
-            .write_with(|b| wire::end_of_rows(b, caps, 0, status));
+        self.send_end_of_rows(more);
         Ok(true)
     }
 
@@ -497,12 +472,9 @@ impl<E: Engine> Conn<E> {
                         b.push(0xFB);
                     });
                 }
-                let status = self.status();
-                let caps = self.caps;
                 // Must be a real EOF (< 9 bytes) unless the client deprecated it,
                 // or libmariadb waits forever.
-                self.io
-                    .write_with(|b| wire::end_of_rows(b, caps, 0, status));
+                self.send_end_of_rows(false);
             }
             Err(e) => self.send_err(&e),
         }
@@ -531,24 +503,12 @@ impl<E: Engine> Conn<E> {
         if !columns.is_empty() {
             self.column_defs(&columns);
         }
-        self.statements.insert(
-            id,
-            Statement {
-                id,
-                prepared: info.statement,
-                params,
-                columns,
-                types: Vec::new(),
-                long_data: HashMap::new(),
-            },
-        );
+        self.statements
+            .insert(id, Statement::new(info.statement, params));
     }
 
     async fn execute(&mut self, body: &[u8]) -> Result<(), ProtoError> {
-        let Some(id) = body
-            .get(..4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        else {
+        let Some(id) = ParseBuf(body).checked_eat_u32_le() else {
             self.send_err(&SqlError::wrong_arguments("mysqld_stmt_execute"));
             return Ok(());
         };
@@ -559,15 +519,12 @@ impl<E: Engine> Conn<E> {
         let params = match stmt.bind(&body[4..]) {
             Ok(p) => p,
             Err(e) => {
-                self.send_err(&e);
+                self.io.write_with(|b| wire::err(b, &e));
                 return Ok(());
             }
         };
         self.state.set_command("Execute", None);
         self.state.kill_query.lower();
-        let Some(stmt) = self.statements.get(&id) else {
-            return Ok(());
-        };
         let outcome = tokio::select! {
             r = self.session.execute_prepared(&stmt.prepared, params) => r,
             _ = self.state.kill_query.raised() => Err(SqlError::interrupted()),
@@ -577,7 +534,6 @@ impl<E: Engine> Conn<E> {
     }
 
     async fn change_user(&mut self, body: &[u8]) -> Result<(), ProtoError> {
-        use mysql_common::io::ParseBuf;
         let mut buf = ParseBuf(body);
         let user = String::from_utf8_lossy(buf.eat_null_str()).into_owned();
         let data = if self
@@ -596,7 +552,7 @@ impl<E: Engine> Conn<E> {
         } else {
             super::auth::NATIVE.to_string()
         };
-        let host = self.host.clone();
+        let host = self.state.host.clone();
         let Some(creds) = self.server.engine.account(&user, &host) else {
             return Err(handshake::refuse(
                 &mut self.io,
@@ -618,27 +574,21 @@ impl<E: Engine> Conn<E> {
         .await?;
         // A new user gets a new session: nothing of the old one survives.
         self.statements.clear();
-        let ctx = SessionContext {
-            connection_id: self.state.id,
-            user: user.clone(),
-            host,
-            registry: self.server.registry.clone(),
-        };
+        let ctx = self.state.context(&user, &self.server.registry);
         let session = match self.server.engine.open_session(ctx) {
             Ok(s) => s,
             Err(e) => return Err(handshake::refuse(&mut self.io, e).await),
         };
         let old = std::mem::replace(&mut self.session, session);
         old.close().await;
-        self.user = user.clone();
-        *self.state.user.lock().unwrap_or_else(|e| e.into_inner()) = user;
+
         if !db.is_empty()
             && let Err(e) = self.session.use_database(&db)
         {
             self.send_err(&e);
             return Ok(());
         }
-        *self.state.db.lock().unwrap_or_else(|e| e.into_inner()) = self.session.database();
+        self.state.set_db(self.session.database());
         self.send_ok(&Done::default(), false);
         Ok(())
     }

@@ -15,6 +15,9 @@ use super::session::Engine;
 use super::stream::NetStream;
 use super::wire;
 
+/// The largest packet accepted before a client has authenticated.
+const HANDSHAKE_MAX_PACKET: usize = 1 << 16;
+
 /// What the server offers; the connection uses what both sides have.
 pub fn server_capabilities(tls: bool) -> CapabilityFlags {
     let mut c = CapabilityFlags::CLIENT_LONG_PASSWORD
@@ -91,7 +94,7 @@ pub async fn accept<E: Engine>(
     let config = &server.config;
     let offered = server_capabilities(config.tls.is_some());
     let nonce = auth::nonce();
-    let mut io = PacketIo::new(NetStream::Tcp(tcp), 1 << 16);
+    let mut io = PacketIo::new(NetStream::Tcp(tcp), HANDSHAKE_MAX_PACKET);
     io.write_with(|b| greeting(b, &config.version, id, &nonce, offered));
     io.flush().await?;
 
@@ -119,7 +122,8 @@ pub async fn accept<E: Engine>(
             .accept(super::stream::Prefixed::new(early, tcp))
             .await
             .map_err(|e| ProtoError::Tls(e.to_string()))?;
-        let mut upgraded = PacketIo::new(NetStream::Tls(Box::new(tls_stream)), 1 << 16);
+        let mut upgraded =
+            PacketIo::new(NetStream::Tls(Box::new(tls_stream)), HANDSHAKE_MAX_PACKET);
         // The sequence continues across the upgrade: greeting 0, SSLRequest 1, response 2.
         packet = upgraded.read_packet_with_seq(2).await?;
         io = upgraded;
@@ -249,8 +253,8 @@ pub async fn authenticate<E: Engine>(
                     }
                     Some(reply)
                 } else {
+                    let keys = server.config.rsa.get().map_err(ProtoError::Tls)?;
                     if reply == [auth::SHA2_REQUEST_PUBLIC_KEY] {
-                        let keys = server.config.rsa.get().map_err(ProtoError::Tls)?;
                         io.write_with(|b| {
                             b.push(0x01);
                             b.extend_from_slice(keys.public_pem.as_bytes());
@@ -258,7 +262,6 @@ pub async fn authenticate<E: Engine>(
                         io.flush().await?;
                         reply = io.read_packet().await?;
                     }
-                    let keys = server.config.rsa.get().map_err(ProtoError::Tls)?;
                     keys.decrypt_password(nonce, &reply)
                 };
                 tracing::debug!(

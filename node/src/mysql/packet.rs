@@ -10,7 +10,7 @@ use super::error::ProtoError;
 
 const MAX_CHUNK: usize = 0xFF_FFFF;
 /// Flush a reply being built once this much is buffered.
-pub const FLUSH_AT: usize = 64 << 10;
+const FLUSH_AT: usize = 64 << 10;
 
 pub struct PacketIo<S> {
     stream: S,
@@ -48,11 +48,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
     /// A new command starts a new sequence.
     pub fn reset_seq(&mut self) {
         self.seq = 0;
-    }
-
-    /// True if a pipelined packet is already waiting.
-    pub fn has_buffered_input(&self) -> bool {
-        !self.rbuf.is_empty()
     }
 
     async fn fill(&mut self, need: usize) -> Result<(), ProtoError> {
@@ -133,14 +128,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
         self.write_with(|b| b.extend_from_slice(payload));
     }
 
-    pub fn buffered_output(&self) -> usize {
-        self.wbuf.len()
+    async fn write_out(&mut self) -> Result<(), ProtoError> {
+        self.stream.write_all(&self.wbuf).await?;
+        self.wbuf.clear();
+        Ok(())
     }
 
     pub async fn flush(&mut self) -> Result<(), ProtoError> {
         if !self.wbuf.is_empty() {
-            self.stream.write_all(&self.wbuf).await?;
-            self.wbuf.clear();
+            self.write_out().await?;
         }
         self.stream.flush().await?;
         Ok(())
@@ -149,8 +145,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
     /// Flushes if enough is buffered; awaiting here is the backpressure of a slow client.
     pub async fn flush_if_full(&mut self) -> Result<(), ProtoError> {
         if self.wbuf.len() >= FLUSH_AT {
-            self.stream.write_all(&self.wbuf).await?;
-            self.wbuf.clear();
+            self.write_out().await?;
         }
         Ok(())
     }

@@ -189,8 +189,8 @@ enum Col<'a> {
     Bin(&'a BinaryArray),
     LBin(&'a LargeBinaryArray),
     Date(&'a Date32Array),
-    /// Microseconds via a multiplier/divisor from the array's unit.
-    Ts(&'a dyn Array, TimeUnit),
+    /// Raw values in the array's unit, converted to microseconds per value.
+    Ts(&'a [i64], TimeUnit),
     Time(&'a Time64MicrosecondArray),
 }
 
@@ -215,7 +215,16 @@ fn col(a: &dyn Array) -> Option<Col<'_>> {
         DataType::Binary => Col::Bin(a.as_binary()),
         DataType::LargeBinary => Col::LBin(a.as_binary()),
         DataType::Date32 => Col::Date(a.as_primitive()),
-        DataType::Timestamp(unit, _) => Col::Ts(a, *unit),
+        DataType::Timestamp(unit, _) => {
+            use arrow::datatypes::*;
+            let values: &[i64] = match unit {
+                TimeUnit::Second => a.as_primitive::<TimestampSecondType>().values(),
+                TimeUnit::Millisecond => a.as_primitive::<TimestampMillisecondType>().values(),
+                TimeUnit::Microsecond => a.as_primitive::<TimestampMicrosecondType>().values(),
+                TimeUnit::Nanosecond => a.as_primitive::<TimestampNanosecondType>().values(),
+            };
+            Col::Ts(values, *unit)
+        }
         DataType::Time64(TimeUnit::Microsecond) => Col::Time(a.as_primitive()),
         _ => return None,
     })
@@ -244,56 +253,77 @@ impl Encoder {
         self.arrays.first().map_or(0, |a| a.len())
     }
 
-    fn cols(&self) -> Vec<Col<'_>> {
-        self.arrays
-            .iter()
-            .map(|a| col(a.as_ref()).unwrap_or(Col::Null))
-            .collect()
+    /// The columns downcast once, for encoding the batch's rows.
+    pub fn columns(&self) -> Columns<'_> {
+        Columns {
+            // `new` cast every column to a type `col` knows.
+            cols: self
+                .arrays
+                .iter()
+                .map(|a| col(a.as_ref()).unwrap_or(Col::Null))
+                .collect(),
+            arrays: &self.arrays,
+            scratch: String::new(),
+        }
     }
+}
 
+/// A batch's columns, downcast, with one scratch buffer for formatting.
+pub struct Columns<'a> {
+    cols: Vec<Col<'a>>,
+    arrays: &'a [ArrayRef],
+    scratch: String,
+}
+
+impl Columns<'_> {
     /// Writes rows `range` as text-protocol packets through `emit`.
     pub fn text_rows(
-        &self,
+        &mut self,
         metas: &[ColumnMeta],
         range: std::ops::Range<usize>,
-        mut emit: impl FnMut(&dyn Fn(&mut Vec<u8>)),
+        mut emit: impl FnMut(&mut dyn FnMut(&mut Vec<u8>)),
     ) {
-        let cols = self.cols();
-        let mut scratch = String::new();
+        let Columns {
+            cols,
+            arrays,
+            scratch,
+        } = self;
         for row in range {
-            emit(&|buf: &mut Vec<u8>| {
-                let mut scratch = String::new();
-                for (c, (a, m)) in cols.iter().zip(self.arrays.iter().zip(metas)) {
+            emit(&mut |buf: &mut Vec<u8>| {
+                for (c, (a, m)) in cols.iter().zip(arrays.iter().zip(metas)) {
                     if a.is_null(row) {
                         buf.push(0xFB);
                     } else {
-                        text_value(buf, c, row, m, &mut scratch);
+                        text_value(buf, c, row, m, scratch);
                     }
                 }
             });
         }
-        scratch.clear();
     }
 
     /// Writes rows `range` as binary-protocol packets through `emit`.
     pub fn binary_rows(
-        &self,
+        &mut self,
         metas: &[ColumnMeta],
         range: std::ops::Range<usize>,
-        mut emit: impl FnMut(&dyn Fn(&mut Vec<u8>)),
+        mut emit: impl FnMut(&mut dyn FnMut(&mut Vec<u8>)),
     ) {
-        let cols = self.cols();
+        let Columns {
+            cols,
+            arrays,
+            scratch,
+        } = self;
         let bitmap_len = (cols.len() + 7 + 2) / 8;
         for row in range {
-            emit(&|buf: &mut Vec<u8>| {
+            emit(&mut |buf: &mut Vec<u8>| {
                 buf.push(0x00);
                 let at = buf.len();
                 buf.resize(at + bitmap_len, 0);
-                for (i, (c, (a, m))) in cols.iter().zip(self.arrays.iter().zip(metas)).enumerate() {
+                for (i, (c, (a, m))) in cols.iter().zip(arrays.iter().zip(metas)).enumerate() {
                     if a.is_null(row) {
                         buf[at + (i + 2) / 8] |= 1 << ((i + 2) % 8);
                     } else {
-                        binary_value(buf, c, row, m);
+                        binary_value(buf, c, row, m, scratch);
                     }
                 }
             });
@@ -342,19 +372,12 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-fn ts_micros(a: &dyn Array, unit: TimeUnit, row: usize) -> i64 {
-    use arrow::datatypes::*;
+fn ts_micros(v: i64, unit: TimeUnit) -> i64 {
     match unit {
-        TimeUnit::Second => a
-            .as_primitive::<TimestampSecondType>()
-            .value(row)
-            .saturating_mul(1_000_000),
-        TimeUnit::Millisecond => a
-            .as_primitive::<TimestampMillisecondType>()
-            .value(row)
-            .saturating_mul(1000),
-        TimeUnit::Microsecond => a.as_primitive::<TimestampMicrosecondType>().value(row),
-        TimeUnit::Nanosecond => a.as_primitive::<TimestampNanosecondType>().value(row) / 1000,
+        TimeUnit::Second => v.saturating_mul(1_000_000),
+        TimeUnit::Millisecond => v.saturating_mul(1000),
+        TimeUnit::Microsecond => v,
+        TimeUnit::Nanosecond => v / 1000,
     }
 }
 
@@ -410,7 +433,7 @@ fn text_value(buf: &mut Vec<u8>, c: &Col<'_>, row: usize, m: &ColumnMeta, s: &mu
         }
         Col::Ts(a, unit) => {
             s.clear();
-            let (y, mo, d, h, mi, se, us) = datetime_parts(ts_micros(*a, *unit, row));
+            let (y, mo, d, h, mi, se, us) = datetime_parts(ts_micros(a[row], *unit));
             let _ = write!(s, "{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{se:02}");
             fraction(s, us, m.decimals);
             buf.put_lenenc_str(s.as_bytes());
@@ -468,8 +491,7 @@ fn put_bin_datetime(buf: &mut Vec<u8>, micros: i64, with_time: bool) {
     }
 }
 
-fn binary_value(buf: &mut Vec<u8>, c: &Col<'_>, row: usize, m: &ColumnMeta) {
-    let mut s = String::new();
+fn binary_value(buf: &mut Vec<u8>, c: &Col<'_>, row: usize, m: &ColumnMeta, s: &mut String) {
     match c {
         Col::Null => {}
         Col::Bool(a) => put_bin_int(buf, m.ty, a.value(row) as i128),
@@ -484,7 +506,7 @@ fn binary_value(buf: &mut Vec<u8>, c: &Col<'_>, row: usize, m: &ColumnMeta) {
         Col::F32(a) => buf.extend_from_slice(&a.value(row).to_le_bytes()),
         Col::F64(a) => buf.extend_from_slice(&a.value(row).to_le_bytes()),
         Col::Date(a) => put_bin_datetime(buf, a.value(row) as i64 * 86_400_000_000, false),
-        Col::Ts(a, unit) => put_bin_datetime(buf, ts_micros(*a, *unit, row), true),
+        Col::Ts(a, unit) => put_bin_datetime(buf, ts_micros(a[row], *unit), true),
         Col::Time(a) => {
             let v = a.value(row);
             let abs = v.unsigned_abs();
@@ -507,7 +529,7 @@ fn binary_value(buf: &mut Vec<u8>, c: &Col<'_>, row: usize, m: &ColumnMeta) {
             }
         }
         // Decimals and strings are length-encoded strings in both protocols.
-        other => text_value(buf, other, row, m, &mut s),
+        other => text_value(buf, other, row, m, s),
     }
 }
 

@@ -2,7 +2,6 @@
 //! KILL), and the server-wide settings.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,7 +11,8 @@ use tokio::sync::Notify;
 
 use super::auth::{LazyRsa, Sha2Cache};
 use super::conn;
-use super::session::Engine;
+use super::lock;
+use super::session::{Engine, SessionContext};
 
 /// MySQL 8 version string; clients key features off the leading version.
 pub const SERVER_VERSION: &str = "8.0.36-floe";
@@ -108,8 +108,24 @@ pub struct ConnState {
 }
 
 impl ConnState {
+    /// What a session opened on this connection for `user` knows of it;
+    /// records the user for SHOW PROCESSLIST.
+    pub fn context(&self, user: &str, registry: &Arc<Registry>) -> SessionContext {
+        *lock(&self.user) = user.to_string();
+        SessionContext {
+            connection_id: self.id,
+            user: user.to_string(),
+            host: self.host.clone(),
+            registry: registry.clone(),
+        }
+    }
+
+    pub fn set_db(&self, db: Option<String>) {
+        *lock(&self.db) = db;
+    }
+
     pub fn set_command(&self, command: &'static str, info: Option<String>) {
-        *self.command.lock().unwrap_or_else(|e| e.into_inner()) = (command, Instant::now(), info);
+        *lock(&self.command) = (command, Instant::now(), info);
     }
 }
 
@@ -146,47 +162,38 @@ impl Registry {
             kill_connection: Flag::default(),
             kill_query: Flag::default(),
         });
-        self.conns
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, state.clone());
+        lock(&self.conns).insert(id, state.clone());
         state
     }
 
     pub(crate) fn unregister(&self, id: u32) {
-        self.conns
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
+        lock(&self.conns).remove(&id);
     }
 
     /// KILL [QUERY] id: `false` if there is no such connection.
     pub fn kill(&self, id: u32, query_only: bool) -> bool {
-        let conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        let conns = lock(&self.conns);
         let Some(c) = conns.get(&id) else {
             return false;
         };
-        if query_only {
-            c.kill_query.raise();
-        } else {
-            c.kill_query.raise();
+        c.kill_query.raise();
+        if !query_only {
             c.kill_connection.raise();
         }
         true
     }
 
     pub fn list(&self) -> Vec<ProcessInfo> {
-        let conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        let conns = lock(&self.conns);
         let mut out: Vec<ProcessInfo> = conns
             .values()
             .map(|c| {
-                let (command, since, info) =
-                    c.command.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let (command, since, info) = lock(&c.command).clone();
                 ProcessInfo {
                     id: c.id,
-                    user: c.user.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+                    user: lock(&c.user).clone(),
                     host: c.host.clone(),
-                    db: c.db.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+                    db: lock(&c.db).clone(),
                     command: command.to_string(),
                     time_secs: since.elapsed().as_secs(),
                     info,
@@ -198,7 +205,7 @@ impl Registry {
     }
 
     pub fn connections(&self) -> usize {
-        self.conns.lock().unwrap_or_else(|e| e.into_inner()).len()
+        lock(&self.conns).len()
     }
 }
 
@@ -233,9 +240,5 @@ impl<E: Engine> Server<E> {
             let server = self.clone();
             tokio::spawn(async move { conn::run(server, stream, peer).await });
         }
-    }
-
-    pub fn local_host(peer: &SocketAddr) -> String {
-        peer.ip().to_string()
     }
 }

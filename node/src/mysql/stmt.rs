@@ -11,10 +11,9 @@ use super::error::SqlError;
 use super::resultset::ColumnMeta;
 
 pub struct Statement<P> {
-    pub id: u32,
     pub prepared: P,
+    /// Parameter definitions (only their number matters when binding).
     pub params: Vec<ColumnMeta>,
-    pub columns: Vec<ColumnMeta>,
     /// Parameter types as last bound by the client (they persist across executions).
     pub types: Vec<(ColumnType, ColumnFlags)>,
     pub long_data: HashMap<u16, Vec<u8>>,
@@ -57,6 +56,15 @@ fn bindable(t: u8) -> Option<ColumnType> {
 }
 
 impl<P> Statement<P> {
+    pub fn new(prepared: P, params: Vec<ColumnMeta>) -> Self {
+        Statement {
+            prepared,
+            params,
+            types: Vec::new(),
+            long_data: HashMap::new(),
+        }
+    }
+
     /// Decodes the parameters of a COM_STMT_EXECUTE whose body (after the
     /// statement id) is `body`.
     pub fn bind(&mut self, body: &[u8]) -> Result<Vec<Value>, SqlError> {
@@ -68,7 +76,7 @@ impl<P> Statement<P> {
         if n == 0 {
             return Ok(Vec::new());
         }
-        let nulls = buf.checked_eat(n.div_ceil(8)).ok_or_else(bad)?.to_vec();
+        let nulls = buf.checked_eat(n.div_ceil(8)).ok_or_else(bad)?;
         let bound = buf.checked_eat_u8().ok_or_else(bad)?;
         if bound == 1 {
             self.types.clear();
@@ -111,16 +119,12 @@ mod tests {
     use super::*;
 
     fn stmt(params: usize) -> Statement<()> {
-        Statement {
-            id: 1,
-            prepared: (),
-            params: (0..params)
+        Statement::new(
+            (),
+            (0..params)
                 .map(|i| ColumnMeta::new(format!("?{i}"), ColumnType::MYSQL_TYPE_VAR_STRING))
                 .collect(),
-            columns: vec![],
-            types: vec![],
-            long_data: HashMap::new(),
-        }
+        )
     }
 
     #[test]

@@ -95,9 +95,9 @@ const RAW_BYTE_BASE: u32 = 0x10_FF00;
 /// SQL text from the wire. Bytes that are not UTF-8 (binary strings inside
 /// a query, as drivers send BLOB values) become private-use characters, so
 /// [`raw_bytes`] can restore them exactly.
-pub fn sql_text(bytes: &[u8]) -> String {
+pub fn sql_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_string(),
+        Ok(s) => std::borrow::Cow::Borrowed(s),
         Err(_) => {
             let mut out = String::with_capacity(bytes.len() + 16);
             for chunk in bytes.utf8_chunks() {
@@ -106,7 +106,7 @@ pub fn sql_text(bytes: &[u8]) -> String {
                     out.push(char::from_u32(RAW_BYTE_BASE + b as u32).unwrap_or('\u{FFFD}'));
                 }
             }
-            out
+            std::borrow::Cow::Owned(out)
         }
     }
 }

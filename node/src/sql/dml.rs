@@ -110,7 +110,7 @@ fn literal_text(e: &SqlExpr) -> Option<Option<String>> {
                 let bytes: Option<Vec<u8>> = (0..h.len() / 2)
                     .map(|i| u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok())
                     .collect();
-                Some(Some(crate::mysql::wire::sql_text(&bytes?)))
+                Some(Some(crate::mysql::wire::sql_text(&bytes?).into_owned()))
             }
             _ => None,
         },

@@ -148,7 +148,7 @@ fn joined(names: &[String]) -> String {
 
 impl VarProvider for SystemVars {
     fn get_value(&self, var_names: Vec<String>) -> DfResult<ScalarValue> {
-        let vars = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let vars = crate::mysql::lock(&self.0);
         let name = joined(&var_names);
         Ok(vars
             .get(&name)
@@ -156,7 +156,7 @@ impl VarProvider for SystemVars {
     }
 
     fn get_type(&self, var_names: &[String]) -> Option<DataType> {
-        let vars = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let vars = crate::mysql::lock(&self.0);
         let name = joined(var_names);
         Some(
             vars.get(&name)
@@ -170,7 +170,7 @@ pub struct UserVars(pub Arc<Mutex<Vars>>);
 
 impl VarProvider for UserVars {
     fn get_value(&self, var_names: Vec<String>) -> DfResult<ScalarValue> {
-        let vars = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let vars = crate::mysql::lock(&self.0);
         let name = joined(&var_names)
             .trim_start_matches('@')
             .to_ascii_lowercase();
@@ -182,7 +182,7 @@ impl VarProvider for UserVars {
     }
 
     fn get_type(&self, var_names: &[String]) -> Option<DataType> {
-        let vars = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let vars = crate::mysql::lock(&self.0);
         let name = joined(var_names)
             .trim_start_matches('@')
             .to_ascii_lowercase();

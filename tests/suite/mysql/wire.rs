@@ -7,38 +7,10 @@ use std::time::Duration;
 
 use super::server::TestServer;
 
-const CAPS: u32 = 0x0000_0001 // LONG_PASSWORD
-    | 0x0000_0200 // PROTOCOL_41
-    | 0x0000_2000 // TRANSACTIONS
-    | 0x0000_8000 // SECURE_CONNECTION
-    | 0x0002_0000 // MULTI_RESULTS
-    | 0x0008_0000 // PLUGIN_AUTH
-    | 0x0100_0000; // DEPRECATE_EOF
-
-pub(super) fn packet(seq: u8, payload: &[u8]) -> Vec<u8> {
-    let mut p = (payload.len() as u32).to_le_bytes()[..3].to_vec();
-    p.push(seq);
-    p.extend_from_slice(payload);
-    p
-}
-
-pub(super) fn query(sql: &str) -> Vec<u8> {
-    let mut p = vec![0x03];
-    p.extend_from_slice(sql.as_bytes());
-    packet(0, &p)
-}
-
-fn handshake_response(user: &str) -> Vec<u8> {
-    let mut p = CAPS.to_le_bytes().to_vec();
-    p.extend_from_slice(&(16u32 << 20).to_le_bytes());
-    p.push(45);
-    p.extend_from_slice(&[0; 23]);
-    p.extend_from_slice(user.as_bytes());
-    p.push(0);
-    p.push(0); // empty auth response: root has no password
-    p.extend_from_slice(b"mysql_native_password\0");
-    packet(1, &p)
-}
+// The same packet builders the benchmarks' client uses.
+#[path = "../../../benches/common/wire.rs"]
+mod client;
+pub(super) use client::{handshake_response, packet, query};
 
 pub(super) struct Raw {
     pub(super) s: TcpStream,
