@@ -43,7 +43,7 @@ pub async fn start(opts: &PrimaryOptions) -> Result<Running, BoxError> {
     })?);
     let listener = TcpListener::bind((opts.bind.as_str(), opts.port)).await?;
     let addr = listener.local_addr()?;
-    let engine = Arc::new(SqlEngine::new(writer.clone(), addr.to_string()));
+    let engine = Arc::new(SqlEngine::new(writer.clone()));
     engine.bootstrap()?;
     let mut config = ServerConfig {
         require_tls: opts.require_tls,

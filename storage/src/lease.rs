@@ -281,10 +281,10 @@ impl Lease {
     /// Gives the lease up so that the next writer need not wait for it.
     pub fn release(&self) {
         self.stop_renewer();
-        if self.check().is_ok() {
-            if let Ok(bytes) = LeaseRecord::bytes(self.epoch, &self.holder, 0) {
-                let _ = self.store.put(&key(self.epoch), &bytes);
-            }
+        if self.check().is_ok()
+            && let Ok(bytes) = LeaseRecord::bytes(self.epoch, &self.holder, 0)
+        {
+            let _ = self.store.put(&key(self.epoch), &bytes);
         }
     }
 

@@ -480,6 +480,16 @@ pub struct TableSnapshot {
 }
 
 impl TableSnapshot {
+    /// Whether the row at `addr` exists and is not deleted in this snapshot.
+    pub fn is_live(&self, addr: RowAddr) -> bool {
+        self.segments
+            .iter()
+            .find(|s| s.id == addr.segment)
+            .is_some_and(|s| {
+                addr.row < s.rows && !s.deletes.as_ref().is_some_and(|d| d.contains(addr.row))
+            })
+    }
+
     pub fn live_rows(&self) -> u64 {
         self.segments
             .iter()

@@ -130,7 +130,8 @@ pub async fn set(s: &mut SqlSession, text: &str) -> Result<Done, SqlError> {
             }
         };
         let mut lt = Tokens::new(&lhs);
-        let global = lt.eat("GLOBAL") || lt.eat("PERSIST");
+        // GLOBAL settings would have to reach every node: they act per session.
+        let _ = lt.eat("GLOBAL") || lt.eat("PERSIST");
         let _ = lt.eat("SESSION") || lt.eat("LOCAL");
         let name = match lt.next() {
             Some(Token::Var(v)) if v.starts_with("@@") => v.clone(),
@@ -158,9 +159,6 @@ pub async fn set(s: &mut SqlSession, text: &str) -> Result<Done, SqlError> {
                 "HY000",
                 format!("Unknown system variable '{var}'"),
             ));
-        }
-        if global && !["sql_mode", "time_zone"].contains(&var.as_str()) {
-            // Global settings would have to reach every node; keep them per session.
         }
         let mut value = value.unwrap_or_default();
         if var == "autocommit" {
@@ -190,20 +188,13 @@ fn plugin_of(t: &mut Tokens) -> Result<Plugin, SqlError> {
 }
 
 async fn save(s: &SqlSession, a: &Account) -> Result<(), SqlError> {
-    s.engine
-        .ddl(Ddl::SetMeta {
-            key: a.key(),
-            value: Some(serde_json::to_vec(a).unwrap_or_default()),
-        })
-        .await?;
+    s.engine.ddl(a.record()).await?;
     s.ctx.registry.sha2_cache.forget(&a.user);
     Ok(())
 }
 
 fn find(s: &SqlSession, user: &str, host: &str) -> Option<Account> {
-    catalog::accounts(&s.engine.snapshot())
-        .into_iter()
-        .find(|a| a.user == user && a.host == host)
+    s.engine.with_meta(|m| catalog::account(m, user, host))
 }
 
 fn failed(op: &str, user: &str, host: &str) -> SqlError {
@@ -387,7 +378,9 @@ pub fn show_grants(s: &SqlSession, text: &str) -> Result<Outcome, SqlError> {
             .shared
             .lock()
             .map_err(|_| SqlError::internal("session lock"))?;
-        let host = catalog::accounts(&s.engine.snapshot())
+        let host = s
+            .engine
+            .with_meta(catalog::accounts)
             .into_iter()
             .find(|a| a.user == sh.user && a.host_matches(&sh.host))
             .map(|a| a.host)

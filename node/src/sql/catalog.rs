@@ -77,7 +77,7 @@ impl TableMeta {
             .map(|c| ColumnDef::new(&c.name, c.ty.storage, c.nullable))
             .collect();
         let mut def = TableDef::new(id, storage_name(&self.db, &self.name), columns);
-        def.meta = serde_json::to_vec(self).unwrap_or_default();
+        def.meta = self.to_bytes();
         def
     }
 
@@ -85,6 +85,22 @@ impl TableMeta {
         self.columns
             .iter()
             .position(|c| c.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Like [`TableMeta::column`], with MySQL's error for an unknown column.
+    pub fn field(&self, name: &str) -> Result<usize, SqlError> {
+        self.column(name).ok_or_else(|| {
+            SqlError::new(
+                1054,
+                "42S22",
+                format!("Unknown column '{name}' in 'field list'"),
+            )
+        })
+    }
+
+    /// The definition as stored in the table's storage definition.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
     }
 
     pub fn auto_increment(&self) -> Option<usize> {
@@ -154,9 +170,32 @@ pub struct TableRef {
     pub meta: Arc<TableMeta>,
 }
 
+fn no_such_table(db: &str, table: &str) -> SqlError {
+    SqlError::new(1146, "42S02", format!("Table '{db}.{table}' doesn't exist"))
+}
+
+/// [`find_table`], with MySQL's error when there is none.
+pub fn table(snap: &Snapshot, db: &str, table: &str) -> Result<TableRef, SqlError> {
+    find_table(snap, db, table).ok_or_else(|| no_such_table(db, table))
+}
+
+/// A table of the live state (for statements that read only the catalog).
+pub fn live_table(
+    state: &floe_storage::State,
+    db: &str,
+    table: &str,
+) -> Result<TableRef, SqlError> {
+    let t = state
+        .table_by_name(&storage_name(db, table))
+        .ok_or_else(|| no_such_table(db, table))?;
+    Ok(TableRef {
+        id: t.def.id,
+        meta: Arc::new(TableMeta::from_def(&t.def)?),
+    })
+}
+
 pub fn find_table(snap: &Snapshot, db: &str, table: &str) -> Option<TableRef> {
-    let name = storage_name(db, table);
-    let t = snap.tables.values().find(|t| t.def.name == name)?;
+    let t = snap.table_by_name(&storage_name(db, table))?;
     Some(TableRef {
         id: t.def.id,
         meta: Arc::new(TableMeta::from_def(&t.def).ok()?),
@@ -180,9 +219,11 @@ pub fn tables_of(snap: &Snapshot, db: &str) -> Vec<TableRef> {
     out
 }
 
-pub fn databases(snap: &Snapshot) -> Vec<String> {
-    let mut dbs: Vec<String> = snap
-        .meta
+/// The node-level catalog entries (a snapshot's or the live state's `meta`).
+pub type Meta = std::collections::BTreeMap<String, Vec<u8>>;
+
+pub fn databases(meta: &Meta) -> Vec<String> {
+    let mut dbs: Vec<String> = meta
         .keys()
         .filter_map(|k| k.strip_prefix(DB_PREFIX).map(str::to_string))
         .collect();
@@ -191,8 +232,8 @@ pub fn databases(snap: &Snapshot) -> Vec<String> {
     dbs
 }
 
-pub fn database_exists(snap: &Snapshot, db: &str) -> bool {
-    SYSTEM_DATABASES.contains(&db) || snap.meta.contains_key(&format!("{DB_PREFIX}{db}"))
+pub fn database_exists(meta: &Meta, db: &str) -> bool {
+    SYSTEM_DATABASES.contains(&db) || meta.contains_key(&format!("{DB_PREFIX}{db}"))
 }
 
 /// An account as stored: credentials and database-level grants.
@@ -241,6 +282,14 @@ impl Account {
 
     pub fn key(&self) -> String {
         account_key(&self.user, &self.host)
+    }
+
+    /// The catalog change that stores this account.
+    pub fn record(&self) -> floe_storage::record::Ddl {
+        floe_storage::record::Ddl::SetMeta {
+            key: self.key(),
+            value: Some(serde_json::to_vec(self).unwrap_or_default()),
+        }
     }
 
     pub fn credentials(&self) -> Credentials {
@@ -299,10 +348,27 @@ pub fn like(pattern: &str, s: &str) -> bool {
     go(&p, &s)
 }
 
-pub fn accounts(snap: &Snapshot) -> Vec<Account> {
-    snap.meta
-        .iter()
-        .filter(|(k, _)| k.starts_with(USER_PREFIX))
+pub fn accounts(meta: &Meta) -> Vec<Account> {
+    meta.range(USER_PREFIX.to_string()..)
+        .take_while(|(k, _)| k.starts_with(USER_PREFIX))
         .filter_map(|(_, v)| serde_json::from_slice(v).ok())
         .collect()
+}
+
+/// The account `'user'@'host'` exactly as created.
+pub fn account(meta: &Meta, user: &str, host: &str) -> Option<Account> {
+    meta.get(&account_key(user, host))
+        .and_then(|v| serde_json::from_slice::<Account>(v).ok())
+        .filter(|a| a.user == user && a.host == host)
+}
+
+/// The account `user` connecting from `host` logs in as: of those whose host
+/// pattern matches, the most specific (as MySQL picks).
+pub fn login_account(meta: &Meta, user: &str, host: &str) -> Option<Account> {
+    let prefix = format!("{USER_PREFIX}{user}@");
+    meta.range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .filter_map(|(_, v)| serde_json::from_slice::<Account>(v).ok())
+        .filter(|a| a.user == user && a.host_matches(host))
+        .min_by_key(|a| (a.host == "%", a.host.contains('%')))
 }

@@ -220,7 +220,7 @@ pub async fn execute(s: &mut SqlSession, stmt: Statement, text: &str) -> Result<
         }
         Statement::CreateTable(ct) => {
             let (db, _) = resolve(s, &ct.name)?;
-            if !catalog::database_exists(&snap, &db) {
+            if !catalog::database_exists(&snap.meta, &db) {
                 return Err(SqlError::new(
                     1049,
                     "42000",
@@ -279,7 +279,7 @@ pub async fn execute(s: &mut SqlSession, stmt: Statement, text: &str) -> Result<
                         format!("Access denied to database '{db}'"),
                     ));
                 }
-                if !catalog::database_exists(&snap, &db) {
+                if !catalog::database_exists(&snap.meta, &db) {
                     if if_exists {
                         return Ok(Done::default());
                     }
@@ -339,7 +339,7 @@ pub async fn execute(s: &mut SqlSession, stmt: Statement, text: &str) -> Result<
                 s.engine
                     .ddl(Ddl::SetTableMeta {
                         table: t.id,
-                        meta: serde_json::to_vec(&meta).unwrap_or_default(),
+                        meta: meta.to_bytes(),
                     })
                     .await?;
             }
@@ -358,7 +358,7 @@ pub async fn execute(s: &mut SqlSession, stmt: Statement, text: &str) -> Result<
 
 async fn create_db(s: &SqlSession, name: &str, if_not_exists: bool) -> Result<Done, SqlError> {
     let snap = s.engine.snapshot();
-    if catalog::database_exists(&snap, name) {
+    if catalog::database_exists(&snap.meta, name) {
         if if_not_exists {
             return Ok(Done::default());
         }
@@ -419,15 +419,8 @@ async fn create_index(
     s.engine
         .ddl(Ddl::SetTableMeta {
             table: t.id,
-            meta: serde_json::to_vec(&meta).unwrap_or_default(),
+            meta: meta.to_bytes(),
         })
         .await?;
-    if ci.unique {
-        // Building the index now reports existing duplicates.
-        let mut w = s.engine.lock().await;
-        let fresh = s.engine.snapshot();
-        let empty = arrow::array::RecordBatch::new_empty(meta.schema());
-        s.engine.find_duplicate(&mut w, &fresh, t.id, &empty)?;
-    }
     Ok(Done::default())
 }

@@ -11,7 +11,7 @@ use arrow::datatypes::*;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::sql::sqlparser::ast::{
     AssignmentTarget, Expr as SqlExpr, FromTable, ObjectName, ObjectNamePart, OnInsert, SetExpr,
-    Statement, TableObject, UnaryOperator, Value as SqlValue,
+    Statement, TableFactor, TableObject, UnaryOperator, Value as SqlValue,
 };
 use floe_storage::TableId;
 use futures::FutureExt;
@@ -48,8 +48,7 @@ pub fn table(
     o: &ObjectName,
 ) -> Result<TableRef, SqlError> {
     let (db, t) = resolve(s, o)?;
-    catalog::find_table(snap, &db, &t)
-        .ok_or_else(|| SqlError::new(1146, "42S02", format!("Table '{db}.{t}' doesn't exist")))
+    catalog::table(snap, &db, &t)
 }
 
 /// The largest integer in a column (for AUTO_INCREMENT), or 0.
@@ -57,15 +56,6 @@ pub fn max_int(a: &ArrayRef) -> i128 {
     match cast(a, &DataType::Int64) {
         Ok(c) => arrow::compute::max(c.as_primitive::<Int64Type>()).unwrap_or(0) as i128,
         Err(_) => 0,
-    }
-}
-
-pub fn merge(into: &mut WriteSet, add: WriteSet) {
-    for (t, d) in add.deletes {
-        into.deletes.entry(t).or_default().extend(d);
-    }
-    for (t, b) in add.inserts {
-        into.inserts.entry(t).or_default().extend(b);
     }
 }
 
@@ -137,7 +127,7 @@ fn is_default(e: &SqlExpr) -> bool {
 /// Evaluates a constant expression with DataFusion, as text.
 async fn eval_text(s: &SqlSession, e: &SqlExpr) -> Result<Option<String>, SqlError> {
     let stmt = SqlSession::parse_one(&format!("SELECT {e}"))?;
-    let batches = s.collect(stmt, false).await?;
+    let batches = s.collect_in_view(stmt).await?;
     let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else {
         return Ok(None);
     };
@@ -176,7 +166,6 @@ pub fn default_text(meta: &TableMeta, c: usize) -> Result<Option<String>, SqlErr
 
 /// Builds rows of `meta` from per-column text values, assigning
 /// AUTO_INCREMENT ids. Returns the batch and the first generated id.
-#[allow(clippy::too_many_arguments)]
 pub fn build_rows(
     engine: &super::engine::SqlEngine,
     w: &mut WriteState,
@@ -204,7 +193,7 @@ pub fn build_rows(
             engine.saw_auto(w, snap, table, m)?;
         }
         if !missing.is_empty() {
-            let first = engine.reserve_auto(w, snap, table, missing.len() as u64, 1)?;
+            let first = engine.reserve_auto(w, snap, table, missing.len() as u64)?;
             for (i, r) in missing.iter().enumerate() {
                 columns[a][*r] = Some((first + i as i128).to_string());
             }
@@ -271,13 +260,7 @@ async fn insert(
             .iter()
             .map(|c| {
                 let n = name_parts(c).pop().unwrap_or_default();
-                meta.column(&n).ok_or_else(|| {
-                    SqlError::new(
-                        1054,
-                        "42S22",
-                        format!("Unknown column '{n}' in 'field list'"),
-                    )
-                })
+                meta.field(&n)
             })
             .collect::<Result<_, _>>()?
     };
@@ -318,7 +301,7 @@ async fn insert(
         }
         _ => {
             let query = Statement::Query(source.clone());
-            let batches = s.collect(query, false).await?;
+            let batches = s.collect_in_view(query).await?;
             let opts = FormatOptions::default();
             let mut n = 0;
             for b in &batches {
@@ -446,24 +429,12 @@ fn apply_odku(
             ));
         };
         let name = name_parts(n).pop().unwrap_or_default();
-        let c = meta.column(&name).ok_or_else(|| {
-            SqlError::new(
-                1054,
-                "42S22",
-                format!("Unknown column '{name}' in 'field list'"),
-            )
-        })?;
+        let c = meta.field(&name)?;
         let value = match &a.value {
             SqlExpr::Function(f) if f.name.to_string().eq_ignore_ascii_case("VALUES") => {
                 let arg = f.args.to_string();
                 let arg = arg.trim_matches(|ch| ch == '(' || ch == ')' || ch == '`');
-                let src = meta.column(arg).ok_or_else(|| {
-                    SqlError::new(
-                        1054,
-                        "42S22",
-                        format!("Unknown column '{arg}' in 'field list'"),
-                    )
-                })?;
+                let src = meta.field(arg)?;
                 new.column(src).clone()
             }
             e => match literal_text(e) {
@@ -484,11 +455,16 @@ fn apply_odku(
     RecordBatch::try_new(old.schema(), cols).map_err(|e| SqlError::internal(e.to_string()))
 }
 
-fn order_limit(
+/// ` WHERE … ORDER BY … LIMIT …` of an UPDATE or DELETE, for its scan.
+fn scan_tail(
+    selection: &Option<SqlExpr>,
     order_by: &[datafusion::sql::sqlparser::ast::OrderByExpr],
     limit: &Option<SqlExpr>,
 ) -> String {
     let mut out = String::new();
+    if let Some(e) = selection {
+        out.push_str(&format!(" WHERE {e}"));
+    }
     if !order_by.is_empty() {
         out.push_str(" ORDER BY ");
         out.push_str(
@@ -505,12 +481,25 @@ fn order_limit(
     out
 }
 
+/// The one table an UPDATE or DELETE changes; sets the view to scan it with
+/// row ids. `derived` is the error for anything but a plain table.
+fn target_table(
+    s: &SqlSession,
+    relation: &TableFactor,
+    derived: &str,
+) -> Result<TableRef, SqlError> {
+    let snap = s.set_view(true);
+    let TableFactor::Table { name, .. } = relation else {
+        return Err(SqlError::new(1235, "42000", derived));
+    };
+    table(s, &snap, name)
+}
+
 async fn update(
     s: &mut SqlSession,
-    w: &mut WriteState,
+    _w: &mut WriteState,
     up: datafusion::sql::sqlparser::ast::Update,
 ) -> Result<(Done, WriteSet), SqlError> {
-    let _ = w;
     if !up.table.joins.is_empty() || up.from.is_some() {
         return Err(SqlError::new(
             1235,
@@ -518,16 +507,11 @@ async fn update(
             "This version of floe doesn't yet support multi-table UPDATE",
         ));
     }
-    let snap = s.set_view(true);
-    let datafusion::sql::sqlparser::ast::TableFactor::Table { name, .. } = &up.table.relation
-    else {
-        return Err(SqlError::new(
-            1235,
-            "42000",
-            "UPDATE of a derived table is not supported",
-        ));
-    };
-    let t = table(s, &snap, name)?;
+    let t = target_table(
+        s,
+        &up.table.relation,
+        "UPDATE of a derived table is not supported",
+    )?;
     let meta = t.meta.clone();
     let mut assigned: Vec<(usize, String)> = Vec::new();
     for a in &up.assignments {
@@ -539,13 +523,7 @@ async fn update(
             ));
         };
         let col = name_parts(n).pop().unwrap_or_default();
-        let c = meta.column(&col).ok_or_else(|| {
-            SqlError::new(
-                1054,
-                "42S22",
-                format!("Unknown column '{col}' in 'field list'"),
-            )
-        })?;
+        let c = meta.field(&col)?;
         assigned.push((c, a.value.to_string()));
     }
     let cols: Vec<String> = meta
@@ -555,17 +533,13 @@ async fn update(
         .collect();
     let news: Vec<String> = assigned.iter().map(|(_, e)| format!("({e})")).collect();
     let sql = format!(
-        "SELECT {ROWID}, {}, {} FROM {}{}{}",
+        "SELECT {ROWID}, {}, {} FROM {}{}",
         cols.join(", "),
         news.join(", "),
         up.table,
-        up.selection
-            .as_ref()
-            .map(|e| format!(" WHERE {e}"))
-            .unwrap_or_default(),
-        order_limit(&up.order_by, &up.limit),
+        scan_tail(&up.selection, &up.order_by, &up.limit),
     );
-    let batches = s.collect(SqlSession::parse_one(&sql)?, true).await?;
+    let batches = s.collect_in_view(SqlSession::parse_one(&sql)?).await?;
     let schema = meta.schema();
     let n = meta.columns.len();
     let mut ws = WriteSet::default();
@@ -621,10 +595,9 @@ async fn update(
 
 async fn delete(
     s: &mut SqlSession,
-    w: &mut WriteState,
+    _w: &mut WriteState,
     del: datafusion::sql::sqlparser::ast::Delete,
 ) -> Result<(Done, WriteSet), SqlError> {
-    let _ = w;
     let from = match &del.from {
         FromTable::WithFromKeyword(f) | FromTable::WithoutKeyword(f) => f,
     };
@@ -636,25 +609,17 @@ async fn delete(
             "This version of floe doesn't yet support multi-table DELETE",
         ));
     }
-    let snap = s.set_view(true);
-    let datafusion::sql::sqlparser::ast::TableFactor::Table { name, .. } = &from[0].relation else {
-        return Err(SqlError::new(
-            1235,
-            "42000",
-            "DELETE from a derived table is not supported",
-        ));
-    };
-    let t = table(s, &snap, name)?;
+    let t = target_table(
+        s,
+        &from[0].relation,
+        "DELETE from a derived table is not supported",
+    )?;
     let sql = format!(
-        "SELECT {ROWID} FROM {}{}{}",
+        "SELECT {ROWID} FROM {}{}",
         from[0],
-        del.selection
-            .as_ref()
-            .map(|e| format!(" WHERE {e}"))
-            .unwrap_or_default(),
-        order_limit(&del.order_by, &del.limit),
+        scan_tail(&del.selection, &del.order_by, &del.limit),
     );
-    let batches = s.collect(SqlSession::parse_one(&sql)?, true).await?;
+    let batches = s.collect_in_view(SqlSession::parse_one(&sql)?).await?;
     let mut ids = Vec::new();
     for b in &batches {
         let col: &UInt64Array = b.column(0).as_primitive();

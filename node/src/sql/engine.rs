@@ -12,10 +12,10 @@ use arrow::row::{RowConverter, SortField};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use floe_storage::record::Ddl;
 use floe_storage::writer::VolumeWriter;
-use floe_storage::{Record, RowAddr, Snapshot, TableId, Txn, TxnOp};
+use floe_storage::{Record, Snapshot, TableId, Txn, TxnOp};
 
 use super::catalog::{self, Account, TableMeta};
-use super::provider::{PENDING, rowid};
+use super::provider::{PENDING, addr, rowid};
 use super::session::SqlSession;
 use crate::mysql::auth::{Credentials, Plugin};
 use crate::mysql::{Engine, SessionContext, SqlError};
@@ -47,6 +47,8 @@ struct KeyIndex {
 }
 
 struct TableKeys {
+    /// The table's SQL name, for duplicate-key messages.
+    name: String,
     keys: Vec<KeyIndex>,
     /// The next AUTO_INCREMENT value (never reused, even after a rollback).
     next_auto: i128,
@@ -61,8 +63,6 @@ pub struct SqlEngine {
     pub writer: Arc<VolumeWriter>,
     write: tokio::sync::Mutex<WriteState>,
     pub started: Instant,
-    /// Where clients reach this node (for read-only errors on readers, etc.).
-    pub endpoint: String,
 }
 
 pub fn deadlock() -> SqlError {
@@ -137,36 +137,44 @@ impl KeyIndex {
 }
 
 impl SqlEngine {
-    pub fn new(writer: Arc<VolumeWriter>, endpoint: String) -> SqlEngine {
+    pub fn new(writer: Arc<VolumeWriter>) -> SqlEngine {
         SqlEngine {
             writer,
             write: tokio::sync::Mutex::new(WriteState::default()),
             started: Instant::now(),
-            endpoint,
         }
     }
 
     /// Creates `root`@`localhost` with an empty password on a new volume
     /// (like `mysqld --initialize-insecure`).
     pub fn bootstrap(&self) -> Result<(), SqlError> {
-        let snap = self.snapshot();
-        if !catalog::accounts(&snap).is_empty() {
+        if self.with_meta(|m| !catalog::accounts(m).is_empty()) {
             return Ok(());
         }
         let mut root = Account::new("root", "localhost", Plugin::Native, "");
         root.grants
             .push(("*".into(), vec!["ALL PRIVILEGES".into()]));
         self.writer
-            .commit(&Record::Ddl(Ddl::SetMeta {
-                key: root.key(),
-                value: Some(serde_json::to_vec(&root).unwrap_or_default()),
-            }))
+            .commit(&Record::Ddl(root.record()))
             .map_err(storage_error)?;
         Ok(())
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
         Arc::new(self.writer.snapshot())
+    }
+
+    /// The SQL definition of `db`.`name` as of now (no snapshot built).
+    pub fn table(&self, db: &str, name: &str) -> Result<catalog::TableRef, SqlError> {
+        self.writer.with_state(|s| catalog::live_table(s, db, name))
+    }
+
+    /// Reads the node-level catalog (databases, accounts) without building a snapshot.
+    pub fn with_meta<R>(
+        &self,
+        f: impl FnOnce(&std::collections::BTreeMap<String, Vec<u8>>) -> R,
+    ) -> R {
+        self.writer.with_state(|s| f(s.meta()))
     }
 
     pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, WriteState> {
@@ -176,10 +184,10 @@ impl SqlEngine {
     /// Applies a catalog change (DDL, accounts) durably.
     pub async fn ddl(&self, ddl: Ddl) -> Result<(), SqlError> {
         let mut w = self.write.lock().await;
-        if let Ddl::DropTable { table } | Ddl::TruncateTable { table } = &ddl {
-            w.tables.remove(table);
-        }
-        if let Ddl::SetTableMeta { table, .. } = &ddl {
+        if let Ddl::DropTable { table }
+        | Ddl::TruncateTable { table }
+        | Ddl::SetTableMeta { table, .. } = &ddl
+        {
             w.tables.remove(table);
         }
         self.writer
@@ -214,7 +222,12 @@ impl SqlEngine {
         snap: &Snapshot,
         table: TableId,
     ) -> Result<&'a mut TableKeys, SqlError> {
-        if let std::collections::hash_map::Entry::Vacant(slot) = w.tables.entry(table) {
+        use std::collections::hash_map::Entry;
+        let slot = match w.tables.entry(table) {
+            Entry::Occupied(o) => return Ok(o.into_mut()),
+            Entry::Vacant(v) => v,
+        };
+        {
             let t = snap
                 .tables
                 .get(&table)
@@ -246,24 +259,24 @@ impl SqlEngine {
                     first += b.num_rows() as u32;
                 }
             }
-            slot.insert(TableKeys { keys, next_auto });
+            Ok(slot.insert(TableKeys {
+                name: meta.name,
+                keys,
+                next_auto,
+            }))
         }
-        w.tables
-            .get_mut(&table)
-            .ok_or_else(|| SqlError::internal("key index vanished"))
     }
 
-    /// Reserves `n` AUTO_INCREMENT values at or above `at_least`; returns the first.
+    /// Reserves `n` AUTO_INCREMENT values; returns the first.
     pub fn reserve_auto(
         &self,
         w: &mut WriteState,
         snap: &Snapshot,
         table: TableId,
         n: u64,
-        at_least: i128,
     ) -> Result<i128, SqlError> {
         let k = self.keys(w, snap, table)?;
-        let first = k.next_auto.max(at_least);
+        let first = k.next_auto;
         k.next_auto = first + n as i128;
         Ok(first)
     }
@@ -319,18 +332,11 @@ impl SqlEngine {
             let Some(t) = snap.tables.get(table) else {
                 continue;
             };
-            for &id in ids.iter().filter(|id| **id & PENDING == 0) {
-                let (segment, row) = (id >> 32, id as u32);
-                let live = t
-                    .segments
-                    .iter()
-                    .find(|s| s.id == segment)
-                    .is_some_and(|s| {
-                        row < s.rows && !s.deletes.as_ref().is_some_and(|d| d.contains(row))
-                    });
-                if !live {
-                    return Err(deadlock());
-                }
+            if ids
+                .iter()
+                .any(|&id| id & PENDING == 0 && !t.is_live(addr(id)))
+            {
+                return Err(deadlock());
             }
         }
         for (&table, batches) in &add.inserts {
@@ -345,16 +351,15 @@ impl SqlEngine {
                 .flatten()
                 .copied()
                 .collect();
-            let own = txn.inserts.get(&table).cloned().unwrap_or_default();
-            let meta = match snap.tables.get(&table) {
-                Some(t) => TableMeta::from_def(&t.def)?,
-                None => continue,
-            };
+            if !snap.tables.contains_key(&table) {
+                continue;
+            }
+            let own = txn.inserts.get(&table).map(Vec::as_slice).unwrap_or(&[]);
             let keys = self.keys(w, &snap, table)?;
             for k in &keys.keys {
                 let mut seen = HashSet::new();
                 let mut pending = 0u64;
-                for b in &own {
+                for b in own {
                     for key in k.encode(b)? {
                         if let Some(key) = key
                             && !dead.contains(&(PENDING | pending))
@@ -369,7 +374,7 @@ impl SqlEngine {
                         let Some(key) = key else { continue };
                         let committed = k.map.get(&key).is_some_and(|id| !dead.contains(id));
                         if committed || !seen.insert(key) {
-                            return Err(k.duplicate(&meta.name, b, r));
+                            return Err(k.duplicate(&keys.name, b, r));
                         }
                     }
                 }
@@ -413,33 +418,31 @@ impl SqlEngine {
                 if id & PENDING != 0 {
                     continue;
                 }
-                let addr = RowAddr {
-                    segment: id >> 32,
-                    row: id as u32,
-                };
-                let seg = tsnap.segments.iter().find(|s| s.id == addr.segment);
-                let live = seg.is_some_and(|s| {
-                    addr.row < s.rows && !s.deletes.as_ref().is_some_and(|d| d.contains(addr.row))
-                });
-                if !live {
+                if !tsnap.is_live(addr(id)) {
                     // Someone else deleted or changed the row first.
                     return Err(deadlock());
                 }
                 if deleted_set.insert(id) {
-                    addrs.push(addr);
+                    addrs.push(addr(id));
                 }
             }
-            let rows: Vec<RecordBatch> = self.writer.with_state(|s| {
-                let t = s.table(table);
-                addrs
-                    .iter()
-                    .filter_map(|a| t.and_then(|t| t.row(*a)))
-                    .collect()
-            });
             let keys = self.keys(w, &snap, table)?;
-            for (ki, k) in keys.keys.iter().enumerate() {
-                for row in &rows {
-                    if let Some(Some(key)) = k.encode(row)?.into_iter().next() {
+            // Per unique key: the keys this transaction frees in this table.
+            let mut removed_here: Vec<HashSet<Vec<u8>>> = vec![HashSet::new(); keys.keys.len()];
+            if !keys.keys.is_empty() && !addrs.is_empty() {
+                // The keys the deleted rows held, encoded in one batch.
+                let rows: Vec<RecordBatch> = self.writer.with_state(|s| {
+                    let t = s.table(table);
+                    addrs
+                        .iter()
+                        .filter_map(|a| t.and_then(|t| t.row(*a)))
+                        .collect()
+                });
+                let rows = concat_batches(&tsnap.schema, &rows)
+                    .map_err(|e| SqlError::internal(e.to_string()))?;
+                for (ki, k) in keys.keys.iter().enumerate() {
+                    for key in k.encode(&rows)?.into_iter().flatten() {
+                        removed_here[ki].insert(key.clone());
                         removed_keys.push((table, ki, key));
                     }
                 }
@@ -453,20 +456,13 @@ impl SqlEngine {
             }
             let batch = concat_batches(&tsnap.schema, inserts)
                 .map_err(|e| SqlError::internal(e.to_string()))?;
-            let removed_here: HashSet<(usize, &[u8])> = removed_keys
-                .iter()
-                .filter(|(t, _, _)| *t == table)
-                .map(|(_, k, key)| (*k, key.as_slice()))
-                .collect();
             for (ki, k) in keys.keys.iter().enumerate() {
                 let mut seen = HashSet::new();
                 for (r, key) in k.encode(&batch)?.into_iter().enumerate() {
                     let Some(key) = key else { continue };
-                    let taken =
-                        k.map.contains_key(&key) && !removed_here.contains(&(ki, key.as_slice()));
+                    let taken = k.map.contains_key(&key) && !removed_here[ki].contains(&key);
                     if taken || !seen.insert(key.clone()) {
-                        let meta = TableMeta::from_def(&tsnap.def)?;
-                        return Err(k.duplicate(&meta.name, &batch, r));
+                        return Err(k.duplicate(&keys.name, &batch, r));
                     }
                     added_keys.push((table, ki, key, r));
                 }
@@ -524,14 +520,9 @@ impl Engine for Primary {
     type Session = SqlSession;
 
     fn account(&self, user: &str, host: &str) -> Option<Credentials> {
-        let snap = self.0.snapshot();
-        let mut matches: Vec<Account> = catalog::accounts(&snap)
-            .into_iter()
-            .filter(|a| a.user == user && a.host_matches(host))
-            .collect();
-        // The most specific host wins, as in MySQL.
-        matches.sort_by_key(|a| (a.host == "%", a.host.contains('%')));
-        matches.first().map(Account::credentials)
+        self.0
+            .with_meta(|m| catalog::login_account(m, user, host))
+            .map(|a| a.credentials())
     }
 
     fn open_session(&self, ctx: SessionContext) -> Result<SqlSession, SqlError> {

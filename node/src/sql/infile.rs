@@ -9,7 +9,7 @@ use floe_storage::TableId;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use super::catalog::{self, TableMeta};
+use super::catalog::TableMeta;
 use super::dml::{build_rows, default_text};
 use super::engine::{SqlEngine, WriteSet};
 use super::session::SqlSession;
@@ -320,10 +320,7 @@ pub async fn load_data(s: &mut SqlSession, text: &str) -> Result<Outcome, SqlErr
         Some(d) => d,
         None => s.require_db()?,
     };
-    let snap = s.engine.snapshot();
-    let table = catalog::find_table(&snap, &db, &name).ok_or_else(|| {
-        SqlError::new(1146, "42S02", format!("Table '{db}.{name}' doesn't exist"))
-    })?;
+    let table = s.engine.table(&db, &name)?;
     let mut fmt = Format {
         field_term: b"\t".to_vec(),
         enclosed: None,
@@ -374,13 +371,7 @@ pub async fn load_data(s: &mut SqlSession, text: &str) -> Result<Outcome, SqlErr
                 Some(Token::Var(_)) => targets.push(None),
                 Some(tok) => {
                     let n = tok.name().unwrap_or_default().to_string();
-                    let c = meta.column(&n).ok_or_else(|| {
-                        SqlError::new(
-                            1054,
-                            "42S22",
-                            format!("Unknown column '{n}' in 'field list'"),
-                        )
-                    })?;
+                    let c = meta.field(&n)?;
                     targets.push(Some(c));
                 }
                 None => break,

@@ -31,10 +31,18 @@ pub fn rowid(segment: u64, row: u32) -> u64 {
     (segment << 32) | row as u64
 }
 
+/// The address of a committed row id (the inverse of [`rowid`]).
+pub fn addr(id: u64) -> floe_storage::RowAddr {
+    floe_storage::RowAddr {
+        segment: id >> 32,
+        row: id as u32,
+    }
+}
+
 /// A transaction's writes not yet committed, as its own queries must see them.
 #[derive(Clone, Debug, Default)]
 pub struct Overlay {
-    pub deleted: HashMap<TableId, HashSet<u64>>,
+    pub deleted: HashMap<TableId, Arc<HashSet<u64>>>,
     pub inserted: HashMap<TableId, Vec<RecordBatch>>,
 }
 
@@ -65,7 +73,7 @@ impl std::fmt::Debug for View {
 
 impl CatalogProvider for FloeCatalog {
     fn schema_names(&self) -> Vec<String> {
-        catalog::databases(&current(&self.view).snap)
+        catalog::databases(&current(&self.view).snap.meta)
             .into_iter()
             .filter(|d| !catalog::SYSTEM_DATABASES.contains(&d.as_str()))
             .collect()
@@ -73,7 +81,7 @@ impl CatalogProvider for FloeCatalog {
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
         let view = current(&self.view);
-        if !catalog::database_exists(&view.snap, name) || name == "information_schema" {
+        if !catalog::database_exists(&view.snap.meta, name) || name == "information_schema" {
             return None;
         }
         Some(Arc::new(FloeSchema {
@@ -122,7 +130,7 @@ impl SchemaProvider for FloeSchema {
 pub struct SnapshotTable {
     schema: SchemaRef,
     data: TableSnapshot,
-    deleted: Option<HashSet<u64>>,
+    deleted: Option<Arc<HashSet<u64>>>,
     inserted: Vec<RecordBatch>,
     with_rowid: bool,
 }

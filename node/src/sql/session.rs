@@ -2,7 +2,6 @@
 //! queries, transactions (a private write set that its own reads overlay),
 //! variables, and the MySQL statements floe parses itself.
 
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -61,6 +60,27 @@ pub struct PreparedSql {
 pub struct Transaction {
     pub snap: Arc<floe_storage::Snapshot>,
     pub writes: WriteSet,
+    /// `writes` as the transaction's own reads see them, kept up to date.
+    overlay: Arc<Overlay>,
+}
+
+impl Transaction {
+    /// Adds a statement's writes.
+    fn add(&mut self, writes: WriteSet) {
+        let overlay = Arc::make_mut(&mut self.overlay);
+        for (t, d) in writes.deletes {
+            Arc::make_mut(overlay.deleted.entry(t).or_default()).extend(d.iter().copied());
+            self.writes.deletes.entry(t).or_default().extend(d);
+        }
+        for (t, b) in writes.inserts {
+            overlay
+                .inserted
+                .entry(t)
+                .or_default()
+                .extend(b.iter().cloned());
+            self.writes.inserts.entry(t).or_default().extend(b);
+        }
+    }
 }
 
 /// State shared with DataFusion functions (DATABASE(), LAST_INSERT_ID()...).
@@ -208,16 +228,20 @@ pub fn typed_rows(columns: &[(&str, bool)], rows: Vec<Vec<Option<String>>>) -> O
             }
         })
         .collect();
-    let batch = RecordBatch::try_new(schema.clone(), arrays);
-    let metas = schema
-        .fields()
-        .iter()
-        .map(|f| ColumnMeta::for_field(f))
-        .collect();
-    let stream = futures::stream::iter(vec![batch.map_err(|e| SqlError::internal(e.to_string()))]);
+    let batch =
+        RecordBatch::try_new(schema.clone(), arrays).map_err(|e| SqlError::internal(e.to_string()));
+    one_batch(&schema, batch)
+}
+
+/// A result set of one batch (already built) described by `schema`.
+fn one_batch(schema: &Schema, batch: Result<RecordBatch, SqlError>) -> Outcome {
     Outcome::Rows(RowStream {
-        columns: metas,
-        batches: stream.boxed(),
+        columns: schema
+            .fields()
+            .iter()
+            .map(|f| ColumnMeta::for_field(f))
+            .collect(),
+        batches: futures::stream::iter(vec![batch]).boxed(),
     })
 }
 
@@ -335,20 +359,7 @@ impl SqlSession {
                 } else {
                     t.snap.clone()
                 },
-                Some(Arc::new(Overlay {
-                    deleted: t
-                        .writes
-                        .deletes
-                        .iter()
-                        .map(|(k, v)| (*k, v.iter().copied().collect::<HashSet<u64>>()))
-                        .collect(),
-                    inserted: t
-                        .writes
-                        .inserts
-                        .iter()
-                        .map(|(k, v)| (*k, v.clone()))
-                        .collect(),
-                })),
+                Some(t.overlay.clone()),
             ),
             None => (self.engine.snapshot(), None),
         };
@@ -381,6 +392,20 @@ impl SqlSession {
         SqlError,
     > {
         self.set_view(with_rowid);
+        self.run_in_view(stmt).await
+    }
+
+    /// Plans and runs a query on the view already set for this statement.
+    async fn run_in_view(
+        &self,
+        stmt: Statement,
+    ) -> Result<
+        (
+            Vec<ColumnMeta>,
+            datafusion::execution::SendableRecordBatchStream,
+        ),
+        SqlError,
+    > {
         let names = output_names(&stmt);
         let state = self.df.state();
         let plan = state
@@ -405,13 +430,20 @@ impl SqlSession {
         Ok((columns, stream))
     }
 
-    /// Runs a query and collects its rows (for DML and SET).
+    /// Runs a query and collects its rows (for SET).
     pub async fn collect(
         &self,
         stmt: Statement,
         with_rowid: bool,
     ) -> Result<Vec<RecordBatch>, SqlError> {
-        let (_, mut stream) = self.run_query(stmt, with_rowid).await?;
+        self.set_view(with_rowid);
+        self.collect_in_view(stmt).await
+    }
+
+    /// Collects a query's rows on the view already set (a DML statement
+    /// sets it once and may run several queries on it).
+    pub async fn collect_in_view(&self, stmt: Statement) -> Result<Vec<RecordBatch>, SqlError> {
+        let (_, mut stream) = self.run_in_view(stmt).await?;
         let mut out = Vec::new();
         while let Some(b) = stream.next().await {
             out.push(b.map_err(df_error)?);
@@ -499,7 +531,7 @@ impl SqlSession {
         match &mut self.txn {
             Some(t) => {
                 engine.precheck(&mut w, &t.writes, &writes)?;
-                dml::merge(&mut t.writes, writes);
+                t.add(writes);
                 Ok(done)
             }
             None => {
@@ -514,6 +546,7 @@ impl SqlSession {
         self.txn = Some(Transaction {
             snap: self.engine.snapshot(),
             writes: WriteSet::default(),
+            overlay: Arc::default(),
         });
     }
 
@@ -657,15 +690,7 @@ impl SqlSession {
         }
         let schema = Arc::new(Schema::new(fields));
         let batch = RecordBatch::try_new(schema.clone(), arrays).ok()?;
-        let columns = schema
-            .fields()
-            .iter()
-            .map(|f| ColumnMeta::for_field(f))
-            .collect();
-        Some(Outcome::Rows(RowStream {
-            columns,
-            batches: futures::stream::iter(vec![Ok(batch)]).boxed(),
-        }))
+        Some(one_batch(&schema, Ok(batch)))
     }
 }
 
@@ -880,8 +905,7 @@ impl Session for SqlSession {
     }
 
     fn use_database(&mut self, db: &str) -> Result<(), SqlError> {
-        let snap = self.engine.snapshot();
-        if !catalog::database_exists(&snap, db) {
+        if !self.engine.with_meta(|m| catalog::database_exists(m, db)) {
             return Err(SqlError::new(
                 1049,
                 "42000",
@@ -904,10 +928,7 @@ impl Session for SqlSession {
         wildcard: &str,
     ) -> Result<Vec<ColumnMeta>, SqlError> {
         let db = self.require_db()?;
-        let snap = self.engine.snapshot();
-        let t = catalog::find_table(&snap, &db, table).ok_or_else(|| {
-            SqlError::new(1146, "42S02", format!("Table '{db}.{table}' doesn't exist"))
-        })?;
+        let t = self.engine.table(&db, table)?;
         Ok(t.meta
             .schema()
             .fields()

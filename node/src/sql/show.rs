@@ -43,9 +43,7 @@ fn table_of(s: &SqlSession, t: &mut Tokens) -> Result<(String, String), SqlError
 }
 
 fn meta(s: &SqlSession, db: &str, name: &str) -> Result<std::sync::Arc<TableMeta>, SqlError> {
-    catalog::find_table(&s.engine.snapshot(), db, name)
-        .map(|t| t.meta)
-        .ok_or_else(|| SqlError::new(1146, "42S02", format!("Table '{db}.{name}' doesn't exist")))
+    s.engine.table(db, name).map(|t| t.meta)
 }
 
 fn key_of(m: &TableMeta, c: usize) -> &'static str {
@@ -198,7 +196,9 @@ pub async fn show(s: &mut SqlSession, text: &str) -> Result<Outcome, SqlError> {
     let _ = t.eat("SESSION") || t.eat("GLOBAL") || t.eat("LOCAL");
     if t.eat("DATABASES") || t.eat("SCHEMAS") {
         let p = like_filter(&mut t);
-        let rows = catalog::databases(&s.engine.snapshot())
+        let rows = s
+            .engine
+            .with_meta(catalog::databases)
             .into_iter()
             .filter(|d| matches(&p, d))
             .map(|d| vec![Some(d)])
@@ -213,7 +213,7 @@ pub async fn show(s: &mut SqlSession, text: &str) -> Result<Outcome, SqlError> {
             s.require_db()?
         };
         let snap = s.engine.snapshot();
-        if !catalog::database_exists(&snap, &db) {
+        if !catalog::database_exists(&snap.meta, &db) {
             return Err(SqlError::new(
                 1049,
                 "42000",
@@ -260,7 +260,7 @@ pub async fn show(s: &mut SqlSession, text: &str) -> Result<Outcome, SqlError> {
             let db = t
                 .name()
                 .ok_or_else(|| SqlError::syntax("SHOW CREATE DATABASE needs a name"))?;
-            if !catalog::database_exists(&s.engine.snapshot(), &db) {
+            if !s.engine.with_meta(|m| catalog::database_exists(m, &db)) {
                 return Err(SqlError::new(
                     1049,
                     "42000",

@@ -229,10 +229,6 @@ impl Tokens {
         self.toks.get(self.at + n)
     }
 
-    pub fn done(&self) -> bool {
-        self.at >= self.toks.len()
-    }
-
     /// Consumes the word `w` if it is next.
     pub fn eat(&mut self, w: &str) -> bool {
         if self.peek().is_some_and(|t| t.is_word(w)) {

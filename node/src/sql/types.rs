@@ -214,20 +214,6 @@ impl SqlType {
         }
         Field::new(name, self.storage.data_type(), nullable).with_metadata(md)
     }
-
-    pub fn is_integer(&self) -> bool {
-        matches!(
-            self.storage,
-            ColumnType::Int8
-                | ColumnType::Int16
-                | ColumnType::Int32
-                | ColumnType::Int64
-                | ColumnType::UInt8
-                | ColumnType::UInt16
-                | ColumnType::UInt32
-                | ColumnType::UInt64
-        )
-    }
 }
 
 fn char_len(n: &Option<datafusion::sql::sqlparser::ast::CharacterLength>) -> Option<u64> {

@@ -112,14 +112,9 @@ impl Vars {
             .or_else(|| default_of(&n).map(str::to_string))
     }
 
-    pub fn set(&mut self, name: &str, value: String) -> bool {
-        let n = normalize(name);
-        if default_of(&n).is_none() && !n.starts_with("floe_") {
-            // Unknown variables are an error in MySQL (1193); callers decide.
-            return false;
-        }
-        self.session.insert(n, value);
-        true
+    /// Sets a session value; callers check the name is known (else 1193).
+    pub fn set(&mut self, name: &str, value: String) {
+        self.session.insert(normalize(name), value);
     }
 
     pub fn flag(&self, name: &str) -> bool {
