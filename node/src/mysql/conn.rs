@@ -393,11 +393,7 @@ impl<E: Engine> Conn<E> {
             while at < n {
                 let end = (at + ROWS_PER_STEP).min(n);
                 let io = &mut self.io;
-                if binary {
-                    cols.binary_rows(&columns, at..end, |f| io.write_with(f));
-                } else {
-                    cols.text_rows(&columns, at..end, |f| io.write_with(f));
-                }
+                cols.rows(&columns, at..end, binary, |f| io.write_with(f));
                 at = end;
                 // Waiting here for a slow client keeps memory bounded.
                 self.io.flush_if_full().await?;

@@ -276,11 +276,13 @@ pub struct Columns<'a> {
 }
 
 impl Columns<'_> {
-    /// Writes rows `range` as text-protocol packets through `emit`.
-    pub fn text_rows(
+    /// Writes rows `range` as packets through `emit`: in the binary protocol
+    /// (prepared statements) or the text protocol.
+    pub fn rows(
         &mut self,
         metas: &[ColumnMeta],
         range: std::ops::Range<usize>,
+        binary: bool,
         mut emit: impl FnMut(&mut dyn FnMut(&mut Vec<u8>)),
     ) {
         let Columns {
@@ -288,42 +290,21 @@ impl Columns<'_> {
             arrays,
             scratch,
         } = self;
-        for row in range {
-            emit(&mut |buf: &mut Vec<u8>| {
-                for (c, (a, m)) in cols.iter().zip(arrays.iter().zip(metas)) {
-                    if a.is_null(row) {
-                        buf.push(0xFB);
-                    } else {
-                        text_value(buf, c, row, m, scratch);
-                    }
-                }
-            });
-        }
-    }
-
-    /// Writes rows `range` as binary-protocol packets through `emit`.
-    pub fn binary_rows(
-        &mut self,
-        metas: &[ColumnMeta],
-        range: std::ops::Range<usize>,
-        mut emit: impl FnMut(&mut dyn FnMut(&mut Vec<u8>)),
-    ) {
-        let Columns {
-            cols,
-            arrays,
-            scratch,
-        } = self;
+        // Binary rows: a 0x00 header, then NULLs as bits (from bit 2) of a bitmap.
         let bitmap_len = (cols.len() + 7 + 2) / 8;
         for row in range {
             emit(&mut |buf: &mut Vec<u8>| {
-                buf.push(0x00);
-                let at = buf.len();
-                buf.resize(at + bitmap_len, 0);
+                let bitmap_at = buf.len() + 1;
+                if binary {
+                    buf.push(0x00);
+                    buf.resize(bitmap_at + bitmap_len, 0);
+                }
                 for (i, (c, (a, m))) in cols.iter().zip(arrays.iter().zip(metas)).enumerate() {
-                    if a.is_null(row) {
-                        buf[at + (i + 2) / 8] |= 1 << ((i + 2) % 8);
-                    } else {
-                        binary_value(buf, c, row, m, scratch);
+                    match (a.is_null(row), binary) {
+                        (true, true) => buf[bitmap_at + (i + 2) / 8] |= 1 << ((i + 2) % 8),
+                        (true, false) => buf.push(0xFB),
+                        (false, true) => binary_value(buf, c, row, m, scratch),
+                        (false, false) => text_value(buf, c, row, m, scratch),
                     }
                 }
             });

@@ -103,6 +103,14 @@ impl TableMeta {
         serde_json::to_vec(self).unwrap_or_default()
     }
 
+    /// The catalog change that stores this definition for table `id`.
+    pub fn record(&self, id: TableId) -> floe_storage::record::Ddl {
+        floe_storage::record::Ddl::SetTableMeta {
+            table: id,
+            meta: self.to_bytes(),
+        }
+    }
+
     pub fn auto_increment(&self) -> Option<usize> {
         self.columns.iter().position(|c| c.auto_increment)
     }

@@ -336,12 +336,7 @@ pub async fn execute(s: &mut SqlSession, stmt: Statement, text: &str) -> Result<
                         name: storage_name(&db, &name),
                     })
                     .await?;
-                s.engine
-                    .ddl(Ddl::SetTableMeta {
-                        table: t.id,
-                        meta: meta.to_bytes(),
-                    })
-                    .await?;
+                s.engine.ddl(meta.record(t.id)).await?;
             }
             Ok(Done::default())
         }
@@ -416,11 +411,6 @@ async fn create_index(
         columns: cols,
         unique: ci.unique,
     });
-    s.engine
-        .ddl(Ddl::SetTableMeta {
-            table: t.id,
-            meta: meta.to_bytes(),
-        })
-        .await?;
+    s.engine.ddl(meta.record(t.id)).await?;
     Ok(Done::default())
 }

@@ -412,6 +412,22 @@ async fn insert(
     ))
 }
 
+/// The column an assignment (`SET c = …`) writes, and its name.
+fn assigned_column(
+    meta: &TableMeta,
+    a: &datafusion::sql::sqlparser::ast::Assignment,
+) -> Result<(usize, String), SqlError> {
+    let AssignmentTarget::ColumnName(n) = &a.target else {
+        return Err(SqlError::new(
+            1235,
+            "42000",
+            "tuple assignments are not supported",
+        ));
+    };
+    let name = name_parts(n).pop().unwrap_or_default();
+    Ok((meta.field(&name)?, name))
+}
+
 /// `ON DUPLICATE KEY UPDATE c = VALUES(c) | literal`, applied to the existing row.
 fn apply_odku(
     meta: &TableMeta,
@@ -421,15 +437,7 @@ fn apply_odku(
 ) -> Result<RecordBatch, SqlError> {
     let mut cols: Vec<ArrayRef> = old.columns().to_vec();
     for a in assignments {
-        let AssignmentTarget::ColumnName(n) = &a.target else {
-            return Err(SqlError::new(
-                1235,
-                "42000",
-                "tuple assignments are not supported",
-            ));
-        };
-        let name = name_parts(n).pop().unwrap_or_default();
-        let c = meta.field(&name)?;
+        let (c, name) = assigned_column(meta, a)?;
         let value = match &a.value {
             SqlExpr::Function(f) if f.name.to_string().eq_ignore_ascii_case("VALUES") => {
                 let arg = f.args.to_string();
@@ -515,15 +523,7 @@ async fn update(
     let meta = t.meta.clone();
     let mut assigned: Vec<(usize, String)> = Vec::new();
     for a in &up.assignments {
-        let AssignmentTarget::ColumnName(n) = &a.target else {
-            return Err(SqlError::new(
-                1235,
-                "42000",
-                "tuple assignments are not supported",
-            ));
-        };
-        let col = name_parts(n).pop().unwrap_or_default();
-        let c = meta.field(&col)?;
+        let (c, _) = assigned_column(&meta, a)?;
         assigned.push((c, a.value.to_string()));
     }
     let cols: Vec<String> = meta
