@@ -38,8 +38,14 @@ pub struct Running {
 
 pub async fn start(opts: &PrimaryOptions) -> Result<Running, BoxError> {
     let volume = Volume::open(&opts.volume)?;
+    let mut wopts = WriterOptions::default();
+    if let Some(lease) = opts.lease {
+        wopts.lease = lease;
+        // A restarted primary waits out the lease of the one that died.
+        wopts.acquire = floe_storage::lease::Acquire::WaitForExpiry(lease * 4);
+    }
     let writer = Arc::new(tokio::task::block_in_place(|| {
-        VolumeWriter::open(volume, WriterOptions::default())
+        VolumeWriter::open(volume, wopts)
     })?);
     let listener = TcpListener::bind((opts.bind.as_str(), opts.port)).await?;
     let addr = listener.local_addr()?;

@@ -35,7 +35,7 @@ fn child_primary() {
             tls_cert: None,
             tls_key: None,
             require_tls: false,
-            lease: Some(Duration::from_millis(400)),
+            lease: Some(Duration::from_secs(1)),
         };
         let running = floe::primary::start(&opts).await.unwrap();
         println!();
