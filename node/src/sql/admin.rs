@@ -378,11 +378,10 @@ pub fn show_grants(s: &SqlSession, text: &str) -> Result<Outcome, SqlError> {
             .shared
             .lock()
             .map_err(|_| SqlError::internal("session lock"))?;
+        // The account this session logged in as (the most specific match).
         let host = s
             .engine
-            .with_meta(catalog::accounts)
-            .into_iter()
-            .find(|a| a.user == sh.user && a.host_matches(&sh.host))
+            .with_meta(|m| catalog::login_account(m, &sh.user, &sh.host))
             .map(|a| a.host)
             .unwrap_or_else(|| sh.host.clone());
         (sh.user.clone(), host)

@@ -172,3 +172,19 @@ ca.execute('SELECT 1'); print(ca.fetchall())
         "{out}"
     );
 }
+
+#[test]
+fn show_grants_names_the_account_the_session_logged_in_as() {
+    let s = TestServer::start();
+    s.query("CREATE USER 'dual'@'%' IDENTIFIED BY 'pw'; CREATE USER 'dual'@'localhost' IDENTIFIED BY 'pw'");
+    let out = s.mysql_as("dual", "pw", &["-e", "SHOW GRANTS"], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Grants for dual@localhost\nGRANT USAGE ON *.* TO `dual`@`localhost`\n"
+    );
+}
