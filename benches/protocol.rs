@@ -158,11 +158,7 @@ fn main() {
         rt.block_on(async move {
             let opts = floe::primary::PrimaryOptions {
                 volume: volume_dir,
-                bind: "127.0.0.1".into(),
-                port: 0,
-                tls_cert: None,
-                tls_key: None,
-                require_tls: false,
+                listen: floe::role::Listen::loopback(0),
                 lease: None,
             };
             let running = floe::primary::start(&opts).await.expect("floe starts");

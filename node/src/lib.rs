@@ -2,6 +2,9 @@
 
 pub mod maintenance;
 pub mod mysql;
+pub mod nodes;
 pub mod primary;
+pub mod reader;
+pub mod role;
 pub mod sql;
 pub mod status;

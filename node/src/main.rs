@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use floe::primary::{self, PrimaryOptions};
+use floe::reader::{self, ReaderOptions};
+use floe::role::{BoxError, Listen, on_signal};
 use floe::status;
 
 #[global_allocator]
@@ -35,14 +37,20 @@ struct Tls {
 }
 
 impl Tls {
-    fn options(self, volume: PathBuf, bind: String, port: u16) -> PrimaryOptions {
+    fn listen(&self, bind: &str, port: u16) -> Listen {
+        Listen {
+            bind: bind.to_string(),
+            port,
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
+            require_tls: self.require_tls,
+        }
+    }
+
+    fn primary(&self, volume: PathBuf, bind: &str, port: u16) -> PrimaryOptions {
         PrimaryOptions {
             volume,
-            bind,
-            port,
-            tls_cert: self.tls_cert,
-            tls_key: self.tls_key,
-            require_tls: self.require_tls,
+            listen: self.listen(bind, port),
             lease: None,
         }
     }
@@ -73,6 +81,17 @@ enum Command {
         #[command(flatten)]
         tls: Tls,
     },
+    /// Follows the volume's log and answers queries (read-only).
+    Reader {
+        #[arg(long)]
+        volume: PathBuf,
+        #[arg(long, default_value_t = 3307)]
+        port: u16,
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        #[command(flatten)]
+        tls: Tls,
+    },
     /// Inspects a volume without taking it over.
     Volume {
         #[command(subcommand)]
@@ -89,20 +108,79 @@ enum VolumeCommand {
     },
 }
 
-fn run_primary(opts: PrimaryOptions, banner: bool) -> Result<(), primary::BoxError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
-    rt.block_on(async {
+        .build()
+}
+
+fn run_primary(opts: PrimaryOptions) -> Result<(), BoxError> {
+    runtime()?.block_on(async {
         let running = primary::start(&opts).await?;
-        if banner {
-            println!("floe is up: primary on {} (volume {})", running.addr, opts.volume.display());
-            println!("connect with: mysql -h 127.0.0.1 -P {} -u root", running.addr.port());
-            println!("Ctrl-C stops it.");
-        } else {
-            tracing::info!(addr = %running.addr, volume = %opts.volume.display(), "primary listening");
-        }
+        tracing::info!(addr = %running.addr, volume = %opts.volume.display(), "primary listening");
         running.serve().await
+    })
+}
+
+fn run_reader(opts: ReaderOptions) -> Result<(), BoxError> {
+    runtime()?.block_on(async {
+        let running = reader::start(&opts).await?;
+        tracing::info!(addr = %running.addr, volume = %opts.volume.display(), "reader listening");
+        running.serve().await
+    })
+}
+
+/// `floe up`: the primary on `port` and `readers` readers on the ports after
+/// it, in this process, until Ctrl-C.
+fn run_up(volume: PathBuf, port: u16, readers: u16, tls: Tls) -> Result<(), BoxError> {
+    runtime()?.block_on(async {
+        let signal = on_signal()?;
+        let primary = primary::start(&tls.primary(volume.clone(), "127.0.0.1", port)).await?;
+        println!("floe is up (volume {})", volume.display());
+        println!(
+            "  primary: mysql -h 127.0.0.1 -P {} -u root",
+            primary.addr.port()
+        );
+        let mut started = Vec::new();
+        for i in 1..=readers {
+            let port = port.checked_add(i).ok_or("reader port out of range")?;
+            let opts = ReaderOptions {
+                volume: volume.clone(),
+                listen: tls.listen("127.0.0.1", port),
+            };
+            let r = reader::start(&opts).await?;
+            println!("  reader:  mysql -h 127.0.0.1 -P {} -u root", r.addr.port());
+            started.push(r);
+        }
+        println!("Ctrl-C stops it.");
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = move || {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
+        };
+        let mut roles = tokio::task::JoinSet::new();
+        for r in started {
+            roles.spawn(r.serve_until(stopped()));
+        }
+        roles.spawn(primary.serve_until(stopped()));
+        tokio::select! {
+            () = signal => {}
+            // A role that ends by itself (its listener failed) stops the rest.
+            Some(ended) = roles.join_next() => {
+                let _ = stop_tx.send(true);
+                ended??;
+            }
+        }
+        let _ = stop_tx.send(true);
+        let mut result = Ok(());
+        while let Some(ended) = roles.join_next().await {
+            if let Err(e) = ended.map_err(BoxError::from).and_then(|r| r) {
+                result = Err(e);
+            }
+        }
+        result
     })
 }
 
@@ -121,19 +199,22 @@ fn main() -> ExitCode {
             port,
             readers,
             tls,
-        } => {
-            if readers > 0 {
-                Err("readers are not part of this build yet (see the readers issue)".into())
-            } else {
-                run_primary(tls.options(volume, "127.0.0.1".into(), port), true)
-            }
-        }
+        } => run_up(volume, port, readers, tls),
         Command::Primary {
             volume,
             port,
             bind,
             tls,
-        } => run_primary(tls.options(volume, bind, port), false),
+        } => run_primary(tls.primary(volume, &bind, port)),
+        Command::Reader {
+            volume,
+            port,
+            bind,
+            tls,
+        } => run_reader(ReaderOptions {
+            volume,
+            listen: tls.listen(&bind, port),
+        }),
         Command::Volume {
             command: VolumeCommand::Status { volume },
         } => status::print(&volume).map_err(Into::into),

@@ -10,30 +10,27 @@ use floe_storage::writer::{VolumeWriter, WriterOptions};
 use tokio::net::TcpListener;
 
 use crate::maintenance;
-use crate::mysql::{Server, ServerConfig, server};
-use crate::sql::{Primary, SqlEngine};
+use crate::mysql::Server;
+pub use crate::role::BoxError;
+use crate::role::{Listen, on_signal};
+use crate::sql::engine::Source;
+use crate::sql::{Node, SqlEngine};
 
 #[derive(Clone, Debug)]
 pub struct PrimaryOptions {
     pub volume: PathBuf,
-    pub bind: String,
-    pub port: u16,
-    pub tls_cert: Option<PathBuf>,
-    pub tls_key: Option<PathBuf>,
-    pub require_tls: bool,
+    pub listen: Listen,
     /// How long the volume lease lasts (a restarted primary waits this long
     /// for the lease of one that died); `None` for the default.
     pub lease: Option<std::time::Duration>,
 }
-
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Opens the volume as its writer and binds the listener; `serve` runs it.
 pub struct Running {
     pub addr: SocketAddr,
     writer: Arc<VolumeWriter>,
     listener: TcpListener,
-    server: Arc<Server<Primary>>,
+    server: Arc<Server<Node>>,
 }
 
 pub async fn start(opts: &PrimaryOptions) -> Result<Running, BoxError> {
@@ -45,25 +42,13 @@ pub async fn start(opts: &PrimaryOptions) -> Result<Running, BoxError> {
         wopts.acquire = floe_storage::lease::Acquire::WaitForExpiry(lease * 4);
     }
     let writer = Arc::new(tokio::task::block_in_place(|| {
-        VolumeWriter::open(volume, wopts)
+        VolumeWriter::open(volume.clone(), wopts)
     })?);
-    let listener = TcpListener::bind((opts.bind.as_str(), opts.port)).await?;
-    let addr = listener.local_addr()?;
-    let engine = Arc::new(SqlEngine::new(writer.clone()));
+    let engine = Arc::new(SqlEngine::new(Source::Writer(writer.clone())));
     engine.bootstrap()?;
-    let mut config = ServerConfig {
-        require_tls: opts.require_tls,
-        ..ServerConfig::default()
-    };
-    match (&opts.tls_cert, &opts.tls_key) {
-        (Some(c), Some(k)) => config.tls = Some(server::tls_config(c, k)?),
-        (None, None) => {}
-        _ => return Err("--tls-cert and --tls-key go together".into()),
-    }
-    if opts.require_tls && config.tls.is_none() {
-        return Err("--require-tls needs --tls-cert and --tls-key".into());
-    }
-    let server = Server::new(Arc::new(Primary(engine)), config);
+    let (listener, server) = opts.listen.bind(Node(engine)).await?;
+    let addr = listener.local_addr()?;
+    crate::nodes::announce_primary(volume.store().as_ref(), &addr.to_string())?;
     Ok(Running {
         addr,
         writer,
@@ -75,14 +60,8 @@ pub async fn start(opts: &PrimaryOptions) -> Result<Running, BoxError> {
 impl Running {
     /// Serves until Ctrl-C (or SIGTERM), then stops cleanly.
     pub async fn serve(self) -> Result<(), BoxError> {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        self.serve_until(async move {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        })
-        .await
+        let signal = on_signal()?;
+        self.serve_until(signal).await
     }
 
     /// Serves until `stop` completes, then stops cleanly.

@@ -13,6 +13,7 @@ pub mod hex;
 pub mod lease;
 pub mod log;
 pub mod record;
+pub mod replica;
 pub mod schema;
 pub mod segment;
 pub mod state;

@@ -102,6 +102,10 @@ impl VolumeWriter {
         &self.log
     }
 
+    pub fn volume(&self) -> &Volume {
+        &self.volume
+    }
+
     fn lock(&self) -> MutexGuard<'_, Applied> {
         crate::lock(&self.applied)
     }

@@ -1,5 +1,6 @@
 //! floe's end-to-end suite: one test binary, one module per area.
 
 mod mysql;
+mod reader;
 mod storage;
 mod support;

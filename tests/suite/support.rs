@@ -1,6 +1,8 @@
 //! Helpers shared by the suite: child processes and deterministic payloads.
 
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// Environment variable that tells a re-executed test binary which role to play.
@@ -25,6 +27,30 @@ pub fn spawn_role(name: &str, env: &[(&str, String)]) -> Child {
         cmd.env(k, v);
     }
     cmd.spawn().expect("spawn child role")
+}
+
+/// Starts the serving role `name` on `volume` as a child process (it prints
+/// `PORT <n>` once listening); returns it, its port, and the thread that
+/// drains its stdout.
+pub fn start_serving_child(name: &str, volume: &std::path::Path) -> (Child, u16, JoinHandle<()>) {
+    let mut child = spawn_role(name, &[("FLOE_VOLUME", volume.display().to_string())]);
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let drain = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(p) = line
+                .split("PORT ")
+                .nth(1)
+                .and_then(|p| p.trim().parse::<u16>().ok())
+            {
+                let _ = tx.send(p);
+            }
+        }
+    });
+    let port = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("{name} came up"));
+    (child, port, drain)
 }
 
 /// True inside a child started by [`spawn_role`] for `name`.

@@ -374,7 +374,7 @@ async fn insert(
                 let mut updated = Vec::new();
                 for (r, d) in dups.iter().enumerate() {
                     let Some(id) = d else { continue };
-                    let old = s.engine.writer.with_state(|st| {
+                    let old = s.engine.with_state(|st| {
                         st.table(t.id).and_then(|tt| {
                             tt.row(floe_storage::RowAddr {
                                 segment: id >> 32,

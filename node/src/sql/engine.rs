@@ -1,6 +1,7 @@
-//! The primary's SQL engine: sessions over one volume writer, unique-key
-//! indexes over row addresses, and the commit path (validate, append, wait
-//! durable, apply) under one write lock.
+//! A node's SQL engine: sessions over the volume's state. On the primary it
+//! owns the volume writer, unique-key indexes over row addresses, and the
+//! commit path (validate, append, wait durable, apply) under one write lock;
+//! on a reader it reads a replica that follows the log and refuses writes.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -11,6 +12,8 @@ use arrow::compute::concat_batches;
 use arrow::row::{RowConverter, SortField};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use floe_storage::record::Ddl;
+use floe_storage::replica::Replica;
+use floe_storage::state::State;
 use floe_storage::writer::VolumeWriter;
 use floe_storage::{Record, Snapshot, TableId, Txn, TxnOp};
 
@@ -59,8 +62,16 @@ pub struct WriteState {
     tables: HashMap<TableId, TableKeys>,
 }
 
+/// Where a node's state comes from.
+pub enum Source {
+    /// The primary: the volume's one writer.
+    Writer(Arc<VolumeWriter>),
+    /// A reader: a replica following the log.
+    Replica(Arc<Replica>),
+}
+
 pub struct SqlEngine {
-    pub writer: Arc<VolumeWriter>,
+    pub source: Source,
     write: tokio::sync::Mutex<WriteState>,
     pub started: Instant,
 }
@@ -137,9 +148,9 @@ impl KeyIndex {
 }
 
 impl SqlEngine {
-    pub fn new(writer: Arc<VolumeWriter>) -> SqlEngine {
+    pub fn new(source: Source) -> SqlEngine {
         SqlEngine {
-            writer,
+            source,
             write: tokio::sync::Mutex::new(WriteState::default()),
             started: Instant::now(),
         }
@@ -154,19 +165,92 @@ impl SqlEngine {
         let mut root = Account::new("root", "localhost", Plugin::Native, "");
         root.grants
             .push(("*".into(), vec!["ALL PRIVILEGES".into()]));
-        self.writer
+        self.writer()?
             .commit(&Record::Ddl(root.record()))
             .map_err(storage_error)?;
         Ok(())
     }
 
+    /// The volume writer; on a reader, MySQL's read-only error naming the primary.
+    pub fn writer(&self) -> Result<&Arc<VolumeWriter>, SqlError> {
+        match &self.source {
+            Source::Writer(w) => Ok(w),
+            Source::Replica(r) => Err(read_only(r)),
+        }
+    }
+
+    pub fn volume(&self) -> &floe_storage::Volume {
+        match &self.source {
+            Source::Writer(w) => w.volume(),
+            Source::Replica(r) => r.volume(),
+        }
+    }
+
+    pub fn is_reader(&self) -> bool {
+        matches!(self.source, Source::Replica(_))
+    }
+
+    /// `floe_%` status variables: the role, the log position, and lag (on a
+    /// reader) or the readers following (on the primary).
+    pub fn floe_status(&self) -> Vec<(&'static str, String)> {
+        match &self.source {
+            Source::Writer(w) => {
+                let readers =
+                    crate::nodes::readers(w.volume().store().as_ref()).map_or(0, |r| r.len());
+                vec![
+                    ("floe_role", "primary".into()),
+                    (
+                        "floe_applied_lsn",
+                        w.with_state(|s| s.applied_lsn()).to_string(),
+                    ),
+                    ("floe_durable_lsn", w.log().durable_lsn().to_string()),
+                    ("floe_lag_ms", "0".into()),
+                    ("floe_lag_bytes", "0".into()),
+                    ("floe_readers", readers.to_string()),
+                ]
+            }
+            Source::Replica(r) => {
+                let p = r.progress();
+                let primary = crate::nodes::primary_addr(r.volume().store().as_ref());
+                vec![
+                    ("floe_role", "reader".into()),
+                    ("floe_applied_lsn", p.applied.to_string()),
+                    ("floe_durable_lsn", p.durable.to_string()),
+                    ("floe_lag_ms", p.lag.as_millis().to_string()),
+                    ("floe_lag_bytes", p.lag_bytes.to_string()),
+                    (
+                        "floe_last_apply_delay_us",
+                        p.last_apply_delay.as_micros().to_string(),
+                    ),
+                    ("floe_primary", primary.unwrap_or_default()),
+                    ("floe_follow_error", p.error.unwrap_or_default()),
+                ]
+            }
+        }
+    }
+
+    /// The error a write gets on a read-only node.
+    pub fn refuse_write(&self) -> Result<(), SqlError> {
+        self.writer().map(|_| ())
+    }
+
+    pub fn with_state<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        match &self.source {
+            Source::Writer(w) => w.with_state(f),
+            Source::Replica(r) => r.with_state(f),
+        }
+    }
+
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        Arc::new(self.writer.snapshot())
+        Arc::new(match &self.source {
+            Source::Writer(w) => w.snapshot(),
+            Source::Replica(r) => r.snapshot(),
+        })
     }
 
     /// The SQL definition of `db`.`name` as of now (no snapshot built).
     pub fn table(&self, db: &str, name: &str) -> Result<catalog::TableRef, SqlError> {
-        self.writer.with_state(|s| catalog::live_table(s, db, name))
+        self.with_state(|s| catalog::live_table(s, db, name))
     }
 
     /// Reads the node-level catalog (databases, accounts) without building a snapshot.
@@ -174,7 +258,7 @@ impl SqlEngine {
         &self,
         f: impl FnOnce(&std::collections::BTreeMap<String, Vec<u8>>) -> R,
     ) -> R {
-        self.writer.with_state(|s| f(s.meta()))
+        self.with_state(|s| f(s.meta()))
     }
 
     pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, WriteState> {
@@ -190,7 +274,7 @@ impl SqlEngine {
         {
             w.tables.remove(table);
         }
-        self.writer
+        self.writer()?
             .commit_async(&Record::Ddl(ddl))
             .await
             .map_err(storage_error)?;
@@ -209,7 +293,7 @@ impl SqlEngine {
             ));
         }
         let id = snap.lsn + 1;
-        self.writer
+        self.writer()?
             .commit_async(&Record::Ddl(Ddl::CreateTable(meta.to_def(id))))
             .await
             .map_err(storage_error)?;
@@ -431,7 +515,7 @@ impl SqlEngine {
             let mut removed_here: Vec<HashSet<Vec<u8>>> = vec![HashSet::new(); keys.keys.len()];
             if !keys.keys.is_empty() && !addrs.is_empty() {
                 // The keys the deleted rows held, encoded in one batch.
-                let rows: Vec<RecordBatch> = self.writer.with_state(|s| {
+                let rows: Vec<RecordBatch> = self.with_state(|s| {
                     let t = s.table(table);
                     addrs
                         .iter()
@@ -470,7 +554,7 @@ impl SqlEngine {
             ops.push(TxnOp::Insert { table, rows: batch });
         }
         let (_, ranges) = self
-            .writer
+            .writer()?
             .commit_async(&Record::Txn(Txn { ops }))
             .await
             .map_err(storage_error)?;
@@ -512,11 +596,26 @@ pub fn storage_error(e: floe_storage::Error) -> SqlError {
     }
 }
 
+/// MySQL's read-only error, naming the primary a reader's client should write to.
+fn read_only(replica: &Replica) -> SqlError {
+    let hint = match crate::nodes::primary_addr(replica.volume().store().as_ref()) {
+        Some(addr) => format!("this is a floe reader; send writes to the primary at {addr}"),
+        None => "this is a floe reader; send writes to the primary".to_string(),
+    };
+    SqlError::new(
+        1290,
+        "HY000",
+        format!(
+            "The MySQL server is running with the --read-only option so it cannot execute this statement ({hint})"
+        ),
+    )
+}
+
 /// The engine as the protocol layer sees it.
 #[derive(Clone)]
-pub struct Primary(pub Arc<SqlEngine>);
+pub struct Node(pub Arc<SqlEngine>);
 
-impl Engine for Primary {
+impl Engine for Node {
     type Session = SqlSession;
 
     fn account(&self, user: &str, host: &str) -> Option<Credentials> {

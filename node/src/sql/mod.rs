@@ -1,5 +1,6 @@
-//! SQL on the primary: the catalog, DataFusion over storage snapshots, and
-//! the session that turns MySQL statements into reads and committed writes.
+//! SQL on every node: the catalog, DataFusion over storage snapshots, and
+//! the session that turns MySQL statements into reads and (on the primary)
+//! committed writes.
 
 pub mod admin;
 pub mod catalog;
@@ -8,10 +9,11 @@ pub mod dml;
 pub mod engine;
 pub mod infile;
 pub mod provider;
+pub mod prune;
 pub mod session;
 pub mod show;
 pub mod text;
 pub mod types;
 pub mod vars;
 
-pub use engine::{Primary, SqlEngine};
+pub use engine::{Node, SqlEngine};

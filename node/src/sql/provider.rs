@@ -15,7 +15,7 @@ use datafusion::datasource::TableType;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use floe_storage::state::TableSnapshot;
 use floe_storage::{Snapshot, TableId};
@@ -195,11 +195,16 @@ impl SnapshotTable {
         Ok((kept.num_rows() > 0).then_some(kept))
     }
 
-    fn partitions(&self, target: usize) -> Result<Vec<Vec<RecordBatch>>> {
+    /// The rows to scan, spread over `target` partitions; segments whose
+    /// zone maps rule out every row (`scan[i] == false`) are skipped.
+    fn partitions(&self, target: usize, scan: &[bool]) -> Result<Vec<Vec<RecordBatch>>> {
         let target = target.max(1);
         let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); target];
         let mut next = 0;
-        for seg in &self.data.segments {
+        for (i, seg) in self.data.segments.iter().enumerate() {
+            if !scan.get(i).copied().unwrap_or(true) {
+                continue;
+            }
             let mut first = 0u32;
             for b in &seg.batches {
                 if let Some(p) = self.prepare(b, seg.id, first, seg.deletes.as_deref())? {
@@ -254,15 +259,26 @@ impl TableProvider for SnapshotTable {
         TableType::Base
     }
 
+    /// Filters are used to skip segments by their zone maps; DataFusion
+    /// still applies them to the rows (hence `Inexact`).
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
     async fn scan(
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let target = state.config().target_partitions();
-        let parts = self.partitions(target)?;
+        let scan =
+            super::prune::segments_to_scan(state, &self.schema, &self.data.segments, filters);
+        let parts = self.partitions(target, &scan)?;
         let source = MemorySourceConfig::try_new(&parts, self.schema.clone(), projection.cloned())
             .map_err(|e| DataFusionError::Plan(e.to_string()))?;
         Ok(DataSourceExec::from_data_source(source))

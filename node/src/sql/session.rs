@@ -38,6 +38,23 @@ pub enum Stmt {
     Own(OwnKind, String),
 }
 
+impl Stmt {
+    /// Whether the statement changes data, the catalog or accounts.
+    fn writes(&self) -> bool {
+        match self {
+            Stmt::Sql(s, _) => !matches!(
+                **s,
+                Statement::Query(_)
+                    | Statement::Explain { .. }
+                    | Statement::StartTransaction { .. }
+                    | Statement::Commit { .. }
+                    | Statement::Rollback { .. }
+            ),
+            Stmt::Own(kind, _) => matches!(kind, OwnKind::Account | OwnKind::LoadData),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OwnKind {
     Set,
@@ -841,6 +858,10 @@ impl Session for SqlSession {
     }
 
     async fn execute(&mut self, stmt: Stmt) -> Result<Outcome, SqlError> {
+        if stmt.writes() {
+            // A reader refuses before doing any work (MySQL's --read-only).
+            self.engine.refuse_write()?;
+        }
         match stmt {
             Stmt::Sql(s, text) => self.execute_sql(*s, text).await,
             Stmt::Own(kind, text) => match kind {

@@ -344,44 +344,27 @@ pub async fn show(s: &mut SqlSession, text: &str) -> Result<Outcome, SqlError> {
     }
     if t.eat("STATUS") {
         let p = like_filter(&mut t);
-        let applied = s.engine.writer.with_state(|st| st.applied_lsn());
-        let status = [
+        let registry = &s.ctx.registry;
+        let counter = |c: &std::sync::atomic::AtomicU64| {
+            c.load(std::sync::atomic::Ordering::Relaxed).to_string()
+        };
+        let mut status = vec![
             ("Uptime", s.engine.started.elapsed().as_secs().to_string()),
-            (
-                "Threads_connected",
-                s.ctx.registry.connections().to_string(),
-            ),
-            ("floe_role", "primary".to_string()),
-            ("floe_applied_lsn", applied.to_string()),
-            (
-                "floe_durable_lsn",
-                s.engine.writer.log().durable_lsn().to_string(),
-            ),
-            ("floe_lag_ms", "0".to_string()),
-            ("floe_lag_bytes", "0".to_string()),
-            (
-                "floe_sha2_full_auths",
-                s.ctx
-                    .registry
-                    .sha2_full_auths
-                    .load(std::sync::atomic::Ordering::Relaxed)
-                    .to_string(),
-            ),
-            (
-                "floe_sha2_fast_auths",
-                s.ctx
-                    .registry
-                    .sha2_fast_auths
-                    .load(std::sync::atomic::Ordering::Relaxed)
-                    .to_string(),
-            ),
+            ("Threads_connected", registry.connections().to_string()),
+            ("floe_sha2_full_auths", counter(&registry.sha2_full_auths)),
+            ("floe_sha2_fast_auths", counter(&registry.sha2_fast_auths)),
         ];
+        status.extend(s.engine.floe_status());
+        status.sort_by(|a, b| a.0.cmp(b.0));
         let rows = status
             .into_iter()
             .filter(|(n, _)| matches(&p, n))
             .map(|(n, v)| vec![Some(n.to_string()), Some(v)])
             .collect();
         return Ok(text_rows(&["Variable_name", "Value"], rows));
+    }
+    if t.eat("REPLICAS") || ((t.eat("SLAVE") || t.eat("REPLICA")) && t.eat("HOSTS")) {
+        return Ok(replicas(s));
     }
     if t.eat("PROCESSLIST") {
         let rows = s
@@ -529,4 +512,38 @@ pub async fn show(s: &mut SqlSession, text: &str) -> Result<Outcome, SqlError> {
         "You have an error in your SQL syntax; check the manual that corresponds to your MySQL server version for the right syntax to use near '{}'",
         text.chars().take(60).collect::<String>()
     )))
+}
+
+/// `SHOW REPLICAS`: the readers following this volume, from the cards they
+/// post on it (MySQL's columns, then floe's).
+fn replicas(s: &SqlSession) -> Outcome {
+    let readers = crate::nodes::readers(s.engine.volume().store().as_ref()).unwrap_or_default();
+    let rows = readers
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let (host, port) = r.addr.rsplit_once(':').unwrap_or((r.addr.as_str(), ""));
+            vec![
+                Some((i + 2).to_string()),
+                Some(host.to_string()),
+                Some(port.to_string()),
+                Some("1".to_string()),
+                Some(format!("{}-{}", r.addr, r.pid)),
+                Some(r.applied_lsn.to_string()),
+                Some(r.lag_ms.to_string()),
+            ]
+        })
+        .collect();
+    super::session::typed_rows(
+        &[
+            ("Server_Id", true),
+            ("Host", false),
+            ("Port", true),
+            ("Source_Id", true),
+            ("Replica_UUID", false),
+            ("Applied_LSN", true),
+            ("Lag_ms", true),
+        ],
+        rows,
+    )
 }

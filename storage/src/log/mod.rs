@@ -17,6 +17,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use frame::MAX_PAYLOAD;
+pub use mark::{Mark, now_micros};
 pub use reader::{LogRecord, Recovered, find_end, read_log};
 pub use tail::Tailer;
 pub use writer::{LogWriter, LogWriterOptions};

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::frame::{self, FILE_HEADER_LEN, Parsed};
-use super::mark::{MARK_FILE, read_mark};
+use super::mark::{MARK_FILE, Mark, read_mark};
 use super::reader::LogRecord;
 use super::{LogFile, list_files};
 use crate::Lsn;
@@ -30,7 +30,7 @@ struct Cursor {
 pub struct Tailer {
     dir: PathBuf,
     next: Lsn,
-    durable: Lsn,
+    durable: Mark,
     mark: Option<File>,
     cursor: Option<Cursor>,
     waker: waker::Waker,
@@ -63,7 +63,7 @@ impl Tailer {
         Ok(Tailer {
             dir: dir.to_path_buf(),
             next: from.max(1),
-            durable: 0,
+            durable: Mark::default(),
             mark: None,
             cursor: None,
             waker,
@@ -72,7 +72,33 @@ impl Tailer {
 
     /// The newest durable lsn the writer has published, as last read.
     pub fn durable_lsn(&self) -> Lsn {
-        self.durable
+        self.durable.lsn
+    }
+
+    /// When the writer published [`Tailer::durable_lsn`] (microseconds since
+    /// the Unix epoch; 0 before any).
+    pub fn durable_at(&self) -> u64 {
+        self.durable.at
+    }
+
+    /// Log bytes past what this tailer has delivered, in the file it reads
+    /// and any later one: how far its consumer is behind, in bytes.
+    pub fn unread_bytes(&self) -> u64 {
+        let Some(c) = &self.cursor else {
+            return 0;
+        };
+        let pos = c.buf_offset + c.pos as u64;
+        let len = c.file.metadata().map_or(pos, |m| m.len());
+        let mut unread = len.saturating_sub(pos);
+        if c.info.end.is_some() {
+            // Rare: the writer moved on to a later file that we have not opened.
+            if let Ok(files) = list_files(&self.dir) {
+                for f in files.iter().filter(|f| f.start > c.info.start) {
+                    unread += std::fs::metadata(&f.path).map_or(0, |m| m.len());
+                }
+            }
+        }
+        unread
     }
 
     /// The next record, waiting up to `timeout` for one.
@@ -109,14 +135,17 @@ impl Tailer {
         }
         if let Some(f) = &self.mark {
             // A deposed writer may publish an older mark late; never go back.
-            self.durable = self.durable.max(read_mark(f));
+            let mark = read_mark(f);
+            if mark.lsn > self.durable.lsn {
+                self.durable = mark;
+            }
         }
     }
 
     fn step(&mut self) -> Result<Step> {
-        if self.next > self.durable {
+        if self.next > self.durable.lsn {
             self.refresh_mark();
-            if self.next > self.durable {
+            if self.next > self.durable.lsn {
                 return Ok(Step::Wait);
             }
         }

@@ -5,6 +5,6 @@
 mod cli;
 mod clients;
 mod primary;
-mod server;
+pub(crate) mod server;
 mod sql;
 mod wire;

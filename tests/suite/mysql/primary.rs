@@ -3,7 +3,7 @@
 //! mysqldump-style file loads with `mysql db < dump.sql`.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use rand::Rng;
 
 use super::server::TestServer;
 use super::wire::Raw;
-use crate::support::{env_var, playing, spawn_role};
+use crate::support::{env_var, playing, start_serving_child};
 
 const ROLE: &str = "mysql::primary::child_primary";
 
@@ -30,11 +30,7 @@ fn child_primary() {
     rt.block_on(async {
         let opts = floe::primary::PrimaryOptions {
             volume: env_var("FLOE_VOLUME").into(),
-            bind: "127.0.0.1".into(),
-            port: 0,
-            tls_cert: None,
-            tls_key: None,
-            require_tls: false,
+            listen: floe::role::Listen::loopback(0),
             lease: Some(Duration::from_secs(1)),
         };
         let running = floe::primary::start(&opts).await.unwrap();
@@ -44,29 +40,6 @@ fn child_primary() {
     });
 }
 
-fn start_child(
-    volume: &std::path::Path,
-) -> (std::process::Child, u16, std::thread::JoinHandle<()>) {
-    let mut child = spawn_role(ROLE, &[("FLOE_VOLUME", volume.display().to_string())]);
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let drain = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(p) = line
-                .split("PORT ")
-                .nth(1)
-                .and_then(|p| p.trim().parse::<u16>().ok())
-            {
-                let _ = tx.send(p);
-            }
-        }
-    });
-    let port = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("primary came up");
-    (child, port, drain)
-}
-
 #[test]
 fn kill_9_under_write_load_loses_no_acknowledged_commit() {
     let dir = tempfile::tempdir().unwrap();
@@ -74,7 +47,7 @@ fn kill_9_under_write_load_loses_no_acknowledged_commit() {
     let acked: Arc<Mutex<BTreeSet<u64>>> = Arc::default();
     let mut rng = rand::rng();
     for round in 0..10u64 {
-        let (mut child, port, drain) = start_child(&volume);
+        let (mut child, port, drain) = start_serving_child(ROLE, &volume);
         let mut admin = Raw::login(port);
         if round == 0 {
             admin.exec("CREATE DATABASE d").unwrap();

@@ -1,18 +1,76 @@
 //! A floe primary for tests: in this process, on a free loopback port, on a
 //! fresh volume; stopped when dropped.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use floe::primary::{self, PrimaryOptions};
+use floe::role::Listen;
 
 pub struct TestServer {
+    // First: it stops before the volume directory goes.
+    _role: InThread,
     pub port: u16,
     pub dir: tempfile::TempDir,
     pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// What a role serves until: the test dropping it.
+pub type Stop = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A serving role on its own runtime thread, stopped cleanly when dropped.
+pub struct InThread {
+    pub port: u16,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl InThread {
+    /// Runs `serve`, which sends its port once listening and serves until
+    /// its `Stop` completes.
+    pub fn start<F, Fut>(serve: F) -> InThread
+    where
+        F: FnOnce(std::sync::mpsc::Sender<u16>, Stop) -> Fut + Send + 'static,
+        Fut: Future<Output = ()>,
+    {
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(serve(
+                port_tx,
+                Box::pin(async move {
+                    let _ = stop_rx.await;
+                }),
+            ));
+        });
+        let port = port_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the role came up");
+        InThread {
+            port,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for InThread {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// A self-signed certificate and key for TLS tests.
@@ -53,41 +111,24 @@ impl TestServer {
         let tls = tls.then(|| make_cert(dir.path()));
         let opts = PrimaryOptions {
             volume: dir.path().join("volume"),
-            bind: "127.0.0.1".into(),
-            port: 0,
-            tls_cert: tls.as_ref().map(|t| t.0.clone()),
-            tls_key: tls.as_ref().map(|t| t.1.clone()),
-            require_tls,
+            listen: Listen {
+                tls_cert: tls.as_ref().map(|t| t.0.clone()),
+                tls_key: tls.as_ref().map(|t| t.1.clone()),
+                require_tls,
+                ..Listen::loopback(0)
+            },
             lease: None,
         };
-        let (port_tx, port_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let running = primary::start(&opts).await.expect("primary starts");
-                port_tx.send(running.addr.port()).unwrap();
-                running
-                    .serve_until(async move {
-                        let _ = stop_rx.await;
-                    })
-                    .await
-                    .unwrap();
-            });
+        let role = InThread::start(move |port, stop| async move {
+            let running = primary::start(&opts).await.expect("primary starts");
+            port.send(running.addr.port()).unwrap();
+            running.serve_until(stop).await.unwrap();
         });
-        let port = port_rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("server port");
         TestServer {
-            port,
+            port: role.port,
+            _role: role,
             dir,
             tls,
-            stop: Some(stop_tx),
-            thread: Some(thread),
         }
     }
 
@@ -167,16 +208,5 @@ impl TestServer {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap()
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
