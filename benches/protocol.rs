@@ -3,21 +3,14 @@
 //! a large result (rows/s). MariaDB is started from Debian's `mariadbd` if
 //! installed. FLOE_BENCH_ROWS sets the streamed table's size (default 10M).
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 mod common;
+use common::mariadb::{self, Mariadb};
 use common::wire::Client;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
 
 /// Round trips per second over `conns` connections for `secs` seconds.
 fn round_trips(port: u16, user: &str, conns: usize, secs: u64) -> f64 {
@@ -47,66 +40,8 @@ fn round_trips(port: u16, user: &str, conns: usize, secs: u64) -> f64 {
     rate
 }
 
-struct Mariadb {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Mariadb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start_mariadb() -> Option<Mariadb> {
-    let dir = tempfile::tempdir_in(common::base_dir()).ok()?;
-    let data = dir.path().join("data");
-    let ok = Command::new("mariadb-install-db")
-        .args([
-            "--no-defaults",
-            "--user=root",
-            "--auth-root-authentication-method=normal",
-        ])
-        .arg(format!("--datadir={}", data.display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .ok()?
-        .success();
-    if !ok {
-        return None;
-    }
-    let port = free_port();
-    let child = Command::new("mariadbd")
-        .args([
-            "--no-defaults",
-            "--user=root",
-            "--skip-grant-tables",
-            "--bind-address=127.0.0.1",
-            "--local-infile=1",
-        ])
-        .arg(format!("--datadir={}", data.display()))
-        .arg(format!("--port={port}"))
-        .arg(format!("--socket={}", dir.path().join("sock").display()))
-        .arg("--innodb-buffer-pool-size=2G")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let m = Mariadb {
-        child,
-        port,
-        _dir: dir,
-    };
-    for _ in 0..300 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(m);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
+    mariadb::start(&common::base_dir(), &["--innodb-buffer-pool-size=2G"])
 }
 
 fn mysql_cli(port: u16, sql: &str) {

@@ -1,6 +1,7 @@
 //! Helpers the benchmarks share: where they write, and a log to write to.
 #![allow(dead_code)] // each benchmark uses its own subset
 
+pub mod mariadb;
 pub mod wire;
 
 use std::path::PathBuf;

@@ -394,6 +394,17 @@ fn text_value(buf: &mut Vec<u8>, c: &Col<'_>, row: usize, m: &ColumnMeta, s: &mu
         Col::U16(a) => put_int(buf, a.value(row)),
         Col::U32(a) => put_int(buf, a.value(row)),
         Col::U64(a) => put_int(buf, a.value(row)),
+        // A double with declared decimals (ROUND(x, 2)) prints all of them.
+        Col::F32(a) if m.decimals < 31 => {
+            s.clear();
+            let _ = write!(s, "{:.*}", m.decimals as usize, a.value(row));
+            buf.put_lenenc_str(s.as_bytes());
+        }
+        Col::F64(a) if m.decimals < 31 => {
+            s.clear();
+            let _ = write!(s, "{:.*}", m.decimals as usize, a.value(row));
+            buf.put_lenenc_str(s.as_bytes());
+        }
         Col::F32(a) => put_float(buf, ryu::Buffer::new().format(a.value(row))),
         Col::F64(a) => put_float(buf, ryu::Buffer::new().format(a.value(row))),
         Col::Dec(a, scale) => {

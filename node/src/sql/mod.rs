@@ -4,9 +4,11 @@
 
 pub mod admin;
 pub mod catalog;
+pub mod compat;
 pub mod ddl;
 pub mod dml;
 pub mod engine;
+pub mod functions;
 pub mod infile;
 pub mod provider;
 pub mod prune;

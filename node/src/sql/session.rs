@@ -143,6 +143,17 @@ pub fn df_error(e: DataFusionError) -> SqlError {
             format!("Unknown column '{col}' in 'field list'"),
         );
     }
+    if let Some(rest) = msg.split(super::functions::WRONG_ARG_COUNT).nth(1) {
+        return SqlError::new(
+            1582,
+            "42000",
+            format!(
+                "{}{}",
+                super::functions::WRONG_ARG_COUNT,
+                rest.lines().next().unwrap_or("")
+            ),
+        );
+    }
     match e {
         DataFusionError::SQL(p, _) => {
             SqlError::syntax(format!("You have an error in your SQL syntax: {p}"))
@@ -268,7 +279,9 @@ impl SqlSession {
             .with_default_catalog_and_schema("def", "")
             .with_create_default_catalog_and_schema(false)
             .with_information_schema(true)
-            .set_str("datafusion.sql_parser.dialect", "MySQL");
+            .set_str("datafusion.sql_parser.dialect", "MySQL")
+            // 2.5 is an exact DECIMAL in MySQL, not a double.
+            .set_bool("datafusion.sql_parser.parse_float_as_decimal", true);
         let df = DfContext::new_with_config(config);
         let view: ViewCell = Arc::new(RwLock::new(View {
             snap: engine.snapshot(),
@@ -276,6 +289,7 @@ impl SqlSession {
             with_rowid: false,
         }));
         df.register_catalog("def", Arc::new(FloeCatalog { view: view.clone() }));
+        super::functions::register(&df);
         let vars = Arc::new(Mutex::new(Vars::default()));
         df.register_variable(VarType::System, Arc::new(SystemVars(vars.clone())));
         df.register_variable(VarType::UserDefined, Arc::new(UserVars(vars.clone())));
@@ -424,6 +438,8 @@ impl SqlSession {
         SqlError,
     > {
         let names = output_names(&stmt);
+        let mut stmt = stmt;
+        super::compat::rewrite(&mut stmt);
         let state = self.df.state();
         let plan = state
             .statement_to_plan(DfStatement::Statement(Box::new(stmt)))

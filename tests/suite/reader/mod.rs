@@ -3,6 +3,8 @@
 //! their lag, and converge to the primary's exact contents whether started
 //! mid-load or restarted after kill -9.
 
+mod semantics;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,10 +20,10 @@ use crate::support::{env_var, playing, start_serving_child};
 
 /// A reader in this process on `volume`, on a free loopback port; stopped
 /// when dropped.
-struct TestReader(InThread);
+pub(crate) struct TestReader(InThread);
 
 impl TestReader {
-    fn start(volume: &Path) -> TestReader {
+    pub(crate) fn start(volume: &Path) -> TestReader {
         let opts = ReaderOptions {
             volume: volume.to_path_buf(),
             listen: Listen::loopback(0),
@@ -33,16 +35,16 @@ impl TestReader {
         }))
     }
 
-    fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.0.port
     }
 }
 
-fn volume_of(s: &TestServer) -> PathBuf {
+pub(crate) fn volume_of(s: &TestServer) -> PathBuf {
     s.dir.path().join("volume")
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -50,7 +52,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn pool(port: u16) -> Pool {
+pub(crate) fn pool(port: u16) -> Pool {
     Pool::new(format!("mysql://root@127.0.0.1:{port}").as_str())
 }
 
@@ -67,7 +69,7 @@ async fn applied_lsn(c: &mut Conn) -> u64 {
 }
 
 /// Waits until the reader has applied everything the primary has now.
-async fn caught_up(primary: &mut Conn, reader: &mut Conn) {
+pub(crate) async fn caught_up(primary: &mut Conn, reader: &mut Conn) {
     let target = applied_lsn(primary).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
