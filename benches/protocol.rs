@@ -3,13 +3,13 @@
 //! a large result (rows/s). MariaDB is started from Debian's `mariadbd` if
 //! installed. FLOE_BENCH_ROWS sets the streamed table's size (default 10M).
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 mod common;
 use common::mariadb::{self, Mariadb};
+use common::mysql_cli;
 use common::wire::Client;
 
 /// Round trips per second over `conns` connections for `secs` seconds.
@@ -44,28 +44,6 @@ fn start_mariadb() -> Option<Mariadb> {
     mariadb::start(&common::base_dir(), &["--innodb-buffer-pool-size=2G"])
 }
 
-fn mysql_cli(port: u16, sql: &str) {
-    let out = Command::new("mysql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-P",
-            &port.to_string(),
-            "-u",
-            "root",
-            "--local-infile=1",
-            "-e",
-            sql,
-        ])
-        .output()
-        .expect("mysql client");
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Rows per second streaming `SELECT * FROM bench.stream`.
 fn stream(port: u16) -> (u64, f64) {
     let mut c = Client::connect(port, "root");
@@ -78,10 +56,7 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let rows: u64 = std::env::var("FLOE_BENCH_ROWS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(10_000_000);
+    let rows = common::bench_rows();
     let dir = tempfile::tempdir_in(common::base_dir()).expect("temp dir");
     let volume_dir = dir.path().join("volume");
     let (port_tx, port_rx) = std::sync::mpsc::channel();

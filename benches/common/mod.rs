@@ -37,3 +37,28 @@ pub fn open_log(volume: &Volume) -> LogWriter {
     .expect("lease");
     LogWriter::open(&volume.log_dir(), lease, LogWriterOptions::default()).expect("log")
 }
+
+/// Runs `sql` with the `mysql` CLI (LOCAL INFILE allowed, batch output
+/// without column names) as root on `port`; returns what it printed, and
+/// panics with the client's message if it fails.
+pub fn mysql_cli(port: u16, sql: &str) -> String {
+    let out = std::process::Command::new("mysql")
+        .args(["-h", "127.0.0.1", "-P", &port.to_string(), "-u", "root"])
+        .args(["--local-infile=1", "-N", "-B", "-e", sql])
+        .output()
+        .expect("the mysql client runs");
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// FLOE_BENCH_ROWS, or 10 million.
+pub fn bench_rows() -> u64 {
+    std::env::var("FLOE_BENCH_ROWS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(10_000_000)
+}

@@ -46,6 +46,7 @@ pub async fn start(opts: &PrimaryOptions) -> Result<Running, BoxError> {
     })?);
     let engine = Arc::new(SqlEngine::new(Source::Writer(writer.clone())));
     engine.bootstrap()?;
+    engine.clean_up()?;
     let (listener, server) = opts.listen.bind(Node(engine)).await?;
     let addr = listener.local_addr()?;
     crate::nodes::announce_primary(volume.store().as_ref(), &addr.to_string())?;

@@ -53,6 +53,12 @@ pub enum Ddl {
         table: TableId,
         name: String,
     },
+    /// `new` takes `old`'s name and `old` is dropped, in one step (ALTER
+    /// TABLE that copies the rows into a table of the new shape).
+    ReplaceTable {
+        old: TableId,
+        new: TableId,
+    },
     /// Replaces the SQL layer's description (indexes, comments...).
     SetTableMeta {
         table: TableId,

@@ -296,6 +296,18 @@ impl State {
                 Arc::make_mut(&mut t.def).name = name.clone();
                 self.names.insert(name.clone(), *table);
             }
+            Ddl::ReplaceTable { old, new } => {
+                if !self.tables.contains_key(new) {
+                    return Err(format!("no table {new}"));
+                }
+                let gone = self.tables.remove(old).ok_or(format!("no table {old}"))?;
+                self.names.remove(&gone.def.name);
+                if let Some(t) = self.tables.get_mut(new) {
+                    self.names.remove(&t.def.name);
+                    Arc::make_mut(&mut t.def).name = gone.def.name.clone();
+                    self.names.insert(gone.def.name.clone(), *new);
+                }
+            }
             Ddl::SetTableMeta { table, meta } => {
                 let t = self
                     .tables

@@ -215,7 +215,12 @@ pub fn tables_of(snap: &Snapshot, db: &str) -> Vec<TableRef> {
     let mut out: Vec<TableRef> = snap
         .tables
         .values()
-        .filter(|t| t.def.name.starts_with(&prefix))
+        .filter(|t| {
+            t.def
+                .name
+                .strip_prefix(&prefix)
+                .is_some_and(|n| !n.starts_with(super::alter::HIDDEN_PREFIX))
+        })
         .filter_map(|t| {
             Some(TableRef {
                 id: t.def.id,

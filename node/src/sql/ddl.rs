@@ -1,8 +1,8 @@
 //! CREATE / DROP / TRUNCATE / RENAME of databases, tables and indexes.
 
 use datafusion::sql::sqlparser::ast::{
-    ColumnOption, CreateIndex, CreateTable, Expr as SqlExpr, ObjectType, SchemaName, Statement,
-    TableConstraint, Value as SqlValue,
+    ColumnDef, ColumnOption, CreateIndex, CreateTable, Expr as SqlExpr, ObjectType, SchemaName,
+    Statement, TableConstraint, Value as SqlValue,
 };
 use floe_storage::record::Ddl;
 
@@ -17,7 +17,24 @@ pub fn is_keys_toggle(text: &str) -> bool {
     up.contains("DISABLE KEYS") || up.contains("ENABLE KEYS")
 }
 
-fn unsupported(what: &str) -> SqlError {
+/// Adds an index to a table's definition; 1061 if its name is taken.
+pub fn push_index(meta: &mut TableMeta, index: IndexSpec) -> Result<(), SqlError> {
+    if meta
+        .indexes
+        .iter()
+        .any(|i| i.name.eq_ignore_ascii_case(&index.name))
+    {
+        return Err(SqlError::new(
+            1061,
+            "42000",
+            format!("Duplicate key name '{}'", index.name),
+        ));
+    }
+    meta.indexes.push(index);
+    Ok(())
+}
+
+pub fn unsupported(what: &str) -> SqlError {
     SqlError::new(
         1235,
         "42000",
@@ -25,7 +42,7 @@ fn unsupported(what: &str) -> SqlError {
     )
 }
 
-fn index_columns(
+pub fn index_columns(
     meta: &TableMeta,
     cols: &[datafusion::sql::sqlparser::ast::IndexColumn],
 ) -> Result<Vec<usize>, SqlError> {
@@ -69,6 +86,46 @@ fn default_of(e: &SqlExpr) -> DefaultValue {
     }
 }
 
+/// A column definition as floe keeps it, and whether it declares itself
+/// the PRIMARY KEY or UNIQUE.
+pub fn column_spec(c: &ColumnDef) -> Result<(ColumnSpec, bool, bool), SqlError> {
+    let ty = SqlType::from_ast(&c.data_type)?;
+    let mut spec = ColumnSpec {
+        name: c.name.value.clone(),
+        ty,
+        nullable: true,
+        default: None,
+        auto_increment: false,
+        comment: String::new(),
+    };
+    let (mut primary, mut unique) = (false, false);
+    for o in &c.options {
+        match &o.option {
+            ColumnOption::Null => spec.nullable = true,
+            ColumnOption::NotNull => spec.nullable = false,
+            ColumnOption::Default(e) => spec.default = Some(default_of(e)),
+            ColumnOption::PrimaryKey(_) => {
+                primary = true;
+                spec.nullable = false;
+            }
+            ColumnOption::Unique(_) => unique = true,
+            ColumnOption::Comment(s) => spec.comment = s.clone(),
+            ColumnOption::DialectSpecific(tokens) => {
+                let text = tokens
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                if text.to_ascii_uppercase().contains("AUTO_INCREMENT") {
+                    spec.auto_increment = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok((spec, primary, unique))
+}
+
 fn table_meta(db: String, ct: &CreateTable) -> Result<TableMeta, SqlError> {
     let name = name_parts(&ct.name).pop().unwrap_or_default();
     let mut meta = TableMeta {
@@ -82,38 +139,12 @@ fn table_meta(db: String, ct: &CreateTable) -> Result<TableMeta, SqlError> {
     let mut pk_inline = Vec::new();
     let mut unique_inline = Vec::new();
     for (i, c) in ct.columns.iter().enumerate() {
-        let ty = SqlType::from_ast(&c.data_type)?;
-        let mut spec = ColumnSpec {
-            name: c.name.value.clone(),
-            ty,
-            nullable: true,
-            default: None,
-            auto_increment: false,
-            comment: String::new(),
-        };
-        for o in &c.options {
-            match &o.option {
-                ColumnOption::Null => spec.nullable = true,
-                ColumnOption::NotNull => spec.nullable = false,
-                ColumnOption::Default(e) => spec.default = Some(default_of(e)),
-                ColumnOption::PrimaryKey(_) => {
-                    pk_inline.push(i);
-                    spec.nullable = false;
-                }
-                ColumnOption::Unique(_) => unique_inline.push(i),
-                ColumnOption::Comment(s) => spec.comment = s.clone(),
-                ColumnOption::DialectSpecific(tokens) => {
-                    let text = tokens
-                        .iter()
-                        .map(|t| t.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" ");
-                    if text.to_ascii_uppercase().contains("AUTO_INCREMENT") {
-                        spec.auto_increment = true;
-                    }
-                }
-                _ => {}
-            }
+        let (spec, primary, unique) = column_spec(c)?;
+        if primary {
+            pk_inline.push(i);
+        }
+        if unique {
+            unique_inline.push(i);
         }
         if meta
             .columns
@@ -341,6 +372,7 @@ pub async fn execute(s: &mut SqlSession, stmt: Statement, text: &str) -> Result<
             Ok(Done::default())
         }
         Statement::CreateIndex(ci) => create_index(s, &snap, ci).await,
+        Statement::AlterTable(at) => super::alter::alter_table(s, at).await,
         _ => Err(unsupported(
             text.split_whitespace()
                 .take(3)
@@ -392,25 +424,22 @@ async fn create_index(
         .as_ref()
         .map(|n| name_parts(n).pop().unwrap_or_default())
         .unwrap_or_else(|| meta.columns[cols[0]].name.clone());
-    if meta
-        .indexes
-        .iter()
-        .any(|i| i.name.eq_ignore_ascii_case(&name))
+    if ci.if_not_exists
+        && meta
+            .indexes
+            .iter()
+            .any(|i| i.name.eq_ignore_ascii_case(&name))
     {
-        if ci.if_not_exists {
-            return Ok(Done::default());
-        }
-        return Err(SqlError::new(
-            1061,
-            "42000",
-            format!("Duplicate key name '{name}'"),
-        ));
+        return Ok(Done::default());
     }
-    meta.indexes.push(IndexSpec {
-        name,
-        columns: cols,
-        unique: ci.unique,
-    });
+    push_index(
+        &mut meta,
+        IndexSpec {
+            name,
+            columns: cols,
+            unique: ci.unique,
+        },
+    )?;
     s.engine.ddl(meta.record(t.id)).await?;
     Ok(Done::default())
 }

@@ -171,6 +171,24 @@ impl SqlEngine {
         Ok(())
     }
 
+    /// Removes what an interrupted ALTER TABLE left behind.
+    pub fn clean_up(&self) -> Result<(), SqlError> {
+        for table in super::alter::leftovers(&self.snapshot()) {
+            tracing::info!(table, "dropping the leftover of an interrupted ALTER TABLE");
+            self.writer()?
+                .commit(&Record::Ddl(Ddl::DropTable { table }))
+                .map_err(storage_error)?;
+        }
+        Ok(())
+    }
+
+    /// Drops cached key indexes of `tables` (they are rebuilt when next used).
+    pub fn forget_keys(&self, w: &mut WriteState, tables: &[TableId]) {
+        for t in tables {
+            w.tables.remove(t);
+        }
+    }
+
     /// The volume writer; on a reader, MySQL's read-only error naming the primary.
     pub fn writer(&self) -> Result<&Arc<VolumeWriter>, SqlError> {
         match &self.source {

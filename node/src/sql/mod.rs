@@ -3,6 +3,7 @@
 //! committed writes.
 
 pub mod admin;
+pub mod alter;
 pub mod catalog;
 pub mod compat;
 pub mod ddl;

@@ -22,6 +22,9 @@ use floe_storage::{Snapshot, TableId};
 
 use super::catalog::{self, TableMeta};
 
+/// Rows per batch a scan hands to DataFusion.
+const SCAN_BATCH_ROWS: usize = 16 * 1024;
+
 /// The hidden column DML scans add: where each row lives.
 pub const ROWID: &str = "__floe_rowid";
 /// Row ids of a transaction's own, uncommitted rows have this bit set.
@@ -195,12 +198,11 @@ impl SnapshotTable {
         Ok((kept.num_rows() > 0).then_some(kept))
     }
 
-    /// The rows to scan, spread over `target` partitions; segments whose
-    /// zone maps rule out every row (`scan[i] == false`) are skipped.
+    /// The rows to scan in `target` partitions of consecutive batches (so
+    /// that the partitions read in turn give the table's order); segments
+    /// whose zone maps rule out every row (`scan[i] == false`) are skipped.
     fn partitions(&self, target: usize, scan: &[bool]) -> Result<Vec<Vec<RecordBatch>>> {
-        let target = target.max(1);
-        let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); target];
-        let mut next = 0;
+        let mut batches = Vec::new();
         for (i, seg) in self.data.segments.iter().enumerate() {
             if !scan.get(i).copied().unwrap_or(true) {
                 continue;
@@ -208,8 +210,14 @@ impl SnapshotTable {
             let mut first = 0u32;
             for b in &seg.batches {
                 if let Some(p) = self.prepare(b, seg.id, first, seg.deletes.as_deref())? {
-                    parts[next % target].push(p);
-                    next += 1;
+                    // Sealed segments are one batch of up to a million rows:
+                    // hand them on in cache-sized slices (zero-copy).
+                    let mut at = 0;
+                    while at < p.num_rows() {
+                        let n = SCAN_BATCH_ROWS.min(p.num_rows() - at);
+                        batches.push(p.slice(at, n));
+                        at += n;
+                    }
                 }
                 first += b.num_rows() as u32;
             }
@@ -237,15 +245,14 @@ impl SnapshotTable {
                 .collect();
             let batch = filter_record_batch(&batch, &keep)?;
             if batch.num_rows() > 0 {
-                parts[next % target].push(batch);
-                next += 1;
+                batches.push(batch);
             }
         }
-        parts.retain(|p| !p.is_empty());
-        if parts.is_empty() {
-            parts.push(Vec::new());
+        if batches.is_empty() {
+            return Ok(vec![Vec::new()]);
         }
-        Ok(parts)
+        let per = batches.len().div_ceil(target.max(1));
+        Ok(batches.chunks(per).map(<[RecordBatch]>::to_vec).collect())
     }
 }
 

@@ -65,6 +65,8 @@ struct Shared {
     /// Async committers waiting for their lsn, woken after each group commit.
     wakers: Mutex<Vec<(Lsn, Waker)>>,
     syncs: AtomicU64,
+    /// Bytes of records queued by this writer (what a replay since would read).
+    appended: AtomicU64,
 }
 
 pub struct LogWriter {
@@ -146,6 +148,7 @@ impl LogWriter {
             synced: Event::default(),
             wakers: Mutex::new(Vec::new()),
             syncs: AtomicU64::new(0),
+            appended: AtomicU64::new(0),
         });
         let flusher = {
             let shared = shared.clone();
@@ -187,6 +190,9 @@ impl LogWriter {
         }
         frame::encode_frame(&mut q.buf, lsn, kind, payload);
         drop(q);
+        self.shared
+            .appended
+            .fetch_add(payload.len() as u64, Ordering::Relaxed);
         self.shared.queued.notify_all();
         Ok(lsn)
     }
@@ -231,6 +237,11 @@ impl LogWriter {
 
     pub fn durable_lsn(&self) -> Lsn {
         self.shared.durable.load(Ordering::SeqCst)
+    }
+
+    /// Payload bytes of the records this writer has queued since it opened.
+    pub fn appended_bytes(&self) -> u64 {
+        self.shared.appended.load(Ordering::Relaxed)
     }
 
     /// How many group commits (fdatasyncs of records) have completed.

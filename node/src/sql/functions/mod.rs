@@ -32,8 +32,22 @@ pub const WRONG_ARG_COUNT: &str = "Incorrect parameter count in the call to nati
 /// values (scalars expanded), their types, and the return type.
 pub struct Call<'a> {
     pub args: &'a [ArrayRef],
+    /// The arguments that were constants, as given.
+    pub consts: &'a [Option<ScalarValue>],
     pub rows: usize,
     pub ret: &'a DataType,
+}
+
+impl Call<'_> {
+    /// Argument `i` when it is a constant string (a format, a unit).
+    pub fn const_str(&self, i: usize) -> Option<&str> {
+        match self.consts.get(i)?.as_ref()? {
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::LargeUtf8(Some(s))
+            | ScalarValue::Utf8View(Some(s)) => Some(s),
+            _ => None,
+        }
+    }
 }
 
 type ReturnFn = fn(&[DataType], &[Option<&ScalarValue>]) -> Result<DataType>;
@@ -159,8 +173,17 @@ impl ScalarUDFImpl for MySqlFn {
             .iter()
             .map(|a| a.to_array(rows))
             .collect::<Result<Vec<_>>>()?;
+        let consts: Vec<Option<ScalarValue>> = args
+            .args
+            .iter()
+            .map(|a| match a {
+                ColumnarValue::Scalar(v) => Some(v.clone()),
+                ColumnarValue::Array(_) => None,
+            })
+            .collect();
         let out = (self.eval)(&Call {
             args: &arrays,
+            consts: &consts,
             rows,
             ret: args.return_field.data_type(),
         })?;

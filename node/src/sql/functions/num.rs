@@ -146,6 +146,20 @@ fn divide(c: &Call) -> Result<ArrayRef> {
 
 fn intdiv(c: &Call) -> Result<ArrayRef> {
     let (ta, tb) = (c.args[0].data_type(), c.args[1].data_type());
+    if ta.is_integer() && tb.is_integer() {
+        let a = cast(&c.args[0], &DataType::Int64)?;
+        let b = cast(&c.args[1], &DataType::Int64)?;
+        let (a, b) = (a.as_primitive::<Int64Type>(), b.as_primitive::<Int64Type>());
+        let out: Int64Array = a
+            .iter()
+            .zip(b.iter())
+            .map(|(a, b)| match (a, b) {
+                (Some(a), Some(b)) if b != 0 => a.checked_div(b),
+                _ => None,
+            })
+            .collect();
+        return Ok(Arc::new(out));
+    }
     if is_exact(ta) && is_exact(tb) {
         let ((a, sa), (b, sb)) = (unscaled(&c.args[0])?, unscaled(&c.args[1])?);
         let mut out = Vec::with_capacity(c.rows);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::array::{
     Array, ArrayRef, AsArray, Date32Array, Int64Array, StringArray, TimestampMicrosecondArray,
 };
-use arrow::compute::cast;
+use arrow::compute::{cast, kernels::arity};
 use arrow::datatypes::{DataType, TimeUnit};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use datafusion::common::{ScalarValue, exec_err, plan_err};
@@ -24,33 +24,73 @@ pub fn functions() -> Vec<MySqlFn> {
     let date = |_: &[DataType], _: &[Option<&ScalarValue>]| Ok(DataType::Date32);
     let datetime = |_: &[DataType], _: &[Option<&ScalarValue>]| Ok(DATETIME);
     vec![
-        MySqlFn::new("date", 1..=1, date, |c| to_date(c, |d| Some(d.date()))),
+        MySqlFn::new("date", 1..=1, date, |c| {
+            if let Some(us) = temporal_micros(&c.args[0])? {
+                let days: Date32Array = arity::unary(&us, |us| us.div_euclid(DAY_US) as i32);
+                return Ok(Arc::new(days));
+            }
+            to_date(c, |d| Some(d.date()))
+        }),
         MySqlFn::new("last_day", 1..=1, date, |c| {
             to_date(c, |d| last_day(d.date()))
         }),
-        MySqlFn::new("year", 1..=1, int, |c| part(c, |d| d.year() as i64)),
-        MySqlFn::new("quarter", 1..=1, int, |c| {
-            part(c, |d| d.month0() as i64 / 3 + 1)
+        MySqlFn::new("year", 1..=1, int, |c| {
+            part(c, Some(|us| ymd(us).0), |d| d.year() as i64)
         }),
-        MySqlFn::new("month", 1..=1, int, |c| part(c, |d| d.month() as i64)),
-        MySqlFn::new("day", 1..=1, int, |c| part(c, |d| d.day() as i64)).aliases(&["dayofmonth"]),
-        MySqlFn::new("dayofyear", 1..=1, int, |c| part(c, |d| d.ordinal() as i64)),
+        MySqlFn::new("quarter", 1..=1, int, |c| {
+            part(c, Some(|us| (ymd(us).1 as i64 - 1) / 3 + 1), |d| {
+                d.month0() as i64 / 3 + 1
+            })
+        }),
+        MySqlFn::new("month", 1..=1, int, |c| {
+            part(c, Some(|us| ymd(us).1 as i64), |d| d.month() as i64)
+        }),
+        MySqlFn::new("day", 1..=1, int, |c| {
+            part(c, Some(|us| ymd(us).2 as i64), |d| d.day() as i64)
+        })
+        .aliases(&["dayofmonth"]),
+        MySqlFn::new("dayofyear", 1..=1, int, |c| {
+            part(c, None, |d| d.ordinal() as i64)
+        }),
+        // 1970-01-01 was a Thursday.
         MySqlFn::new("dayofweek", 1..=1, int, |c| {
-            part(c, |d| d.weekday().num_days_from_sunday() as i64 + 1)
+            part(
+                c,
+                Some(|us| (us.div_euclid(DAY_US) + 4).rem_euclid(7) + 1),
+                |d| d.weekday().num_days_from_sunday() as i64 + 1,
+            )
         }),
         MySqlFn::new("weekday", 1..=1, int, |c| {
-            part(c, |d| d.weekday().num_days_from_monday() as i64)
+            part(
+                c,
+                Some(|us| (us.div_euclid(DAY_US) + 3).rem_euclid(7)),
+                |d| d.weekday().num_days_from_monday() as i64,
+            )
         }),
-        MySqlFn::new("hour", 1..=1, int, |c| part(c, |d| d.hour() as i64)),
-        MySqlFn::new("minute", 1..=1, int, |c| part(c, |d| d.minute() as i64)),
-        MySqlFn::new("second", 1..=1, int, |c| part(c, |d| d.second() as i64)),
+        MySqlFn::new("hour", 1..=1, int, |c| {
+            part(c, Some(|us| us.rem_euclid(DAY_US) / 3_600_000_000), |d| {
+                d.hour() as i64
+            })
+        }),
+        MySqlFn::new("minute", 1..=1, int, |c| {
+            part(c, Some(|us| us.rem_euclid(DAY_US) / 60_000_000 % 60), |d| {
+                d.minute() as i64
+            })
+        }),
+        MySqlFn::new("second", 1..=1, int, |c| {
+            part(c, Some(|us| us.rem_euclid(DAY_US) / 1_000_000 % 60), |d| {
+                d.second() as i64
+            })
+        }),
         MySqlFn::new("microsecond", 1..=1, int, |c| {
-            part(c, |d| d.nanosecond() as i64 / 1000)
+            part(c, Some(|us| us.rem_euclid(1_000_000)), |d| {
+                d.nanosecond() as i64 / 1000
+            })
         }),
         MySqlFn::new("week", 1..=2, int, |c| week_fn(c, false)),
         MySqlFn::new("yearweek", 1..=2, int, |c| week_fn(c, true)),
         MySqlFn::new("weekofyear", 1..=1, int, |c| {
-            part(c, |d| week(d.date(), week_mode(3)).1 as i64)
+            part(c, None, |d| week(d.date(), week_mode(3)).1 as i64)
         }),
         MySqlFn::new("dayname", 1..=1, text, |c| {
             format_each(c, |d| {
@@ -236,10 +276,42 @@ pub fn parse_datetime(s: &str) -> Option<(NaiveDateTime, bool)> {
 // ---------------------------------------------------------------------------
 // Building results
 
-fn part(c: &Call, f: impl Fn(NaiveDateTime) -> i64) -> Result<ArrayRef> {
+const DAY_US: i64 = 86_400_000_000;
+
+/// A temporal array (any timestamp unit, DATE) as microseconds since the
+/// epoch, for arithmetic without calendars; `None` for text and numbers.
+fn temporal_micros(a: &ArrayRef) -> Result<Option<TimestampMicrosecondArray>> {
+    Ok(match a.data_type() {
+        DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => Some(
+            cast(a, &DATETIME)?
+                .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                .clone(),
+        ),
+        _ => None,
+    })
+}
+
+/// Year, month, day of a microsecond timestamp.
+fn ymd(us: i64) -> (i64, u32, u32) {
+    crate::mysql::resultset::civil_from_days(us.div_euclid(DAY_US))
+}
+
+/// A part of each date: `fast` (if given) on a temporal column's
+/// microseconds, `slow` on dates read from text or numbers.
+fn part(
+    c: &Call,
+    fast: Option<fn(i64) -> i64>,
+    slow: impl Fn(NaiveDateTime) -> i64,
+) -> Result<ArrayRef> {
+    if let Some(fast) = fast
+        && let Some(us) = temporal_micros(&c.args[0])?
+    {
+        let out: Int64Array = arity::unary(&us, fast);
+        return Ok(Arc::new(out));
+    }
     let d = datetimes(&c.args[0])?;
     Ok(Arc::new(Int64Array::from_iter(
-        d.into_iter().map(|d| d.map(&f)),
+        d.into_iter().map(|d| d.map(&slow)),
     )))
 }
 
@@ -469,7 +541,142 @@ pub fn date_format(d: NaiveDateTime, fmt: &str) -> String {
     out
 }
 
+/// DATE_FORMAT's numeric letters, compiled once for a constant format
+/// (names and week numbers go the general way).
+enum Piece {
+    Text(String),
+    Year,
+    Year2,
+    Month2,
+    Month,
+    Day2,
+    Day,
+    Hour2,
+    Hour,
+    Hour12x2,
+    Hour12,
+    Minute2,
+    Second2,
+    Micros,
+    AmPm,
+    Time,
+}
+
+fn compile(fmt: &str) -> Option<Vec<Piece>> {
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut chars = fmt.chars();
+    while let Some(ch) = chars.next() {
+        if ch != '%' {
+            text.push(ch);
+            continue;
+        }
+        let piece = match chars.next()? {
+            'Y' => Piece::Year,
+            'y' => Piece::Year2,
+            'm' => Piece::Month2,
+            'c' => Piece::Month,
+            'd' => Piece::Day2,
+            'e' => Piece::Day,
+            'H' => Piece::Hour2,
+            'k' => Piece::Hour,
+            'h' | 'I' => Piece::Hour12x2,
+            'l' => Piece::Hour12,
+            'i' => Piece::Minute2,
+            's' | 'S' => Piece::Second2,
+            'f' => Piece::Micros,
+            'p' => Piece::AmPm,
+            'T' => Piece::Time,
+            '%' => {
+                text.push('%');
+                continue;
+            }
+            _ => return None,
+        };
+        if !text.is_empty() {
+            out.push(Piece::Text(std::mem::take(&mut text)));
+        }
+        out.push(piece);
+    }
+    if !text.is_empty() {
+        out.push(Piece::Text(text));
+    }
+    Some(out)
+}
+
+fn two(out: &mut String, v: u32) {
+    out.push((b'0' + (v / 10 % 10) as u8) as char);
+    out.push((b'0' + (v % 10) as u8) as char);
+}
+
+fn write_pieces(pieces: &[Piece], us: i64, out: &mut String) {
+    use std::fmt::Write;
+    let (y, mo, d) = ymd(us);
+    let tod = us.rem_euclid(DAY_US);
+    let (h, mi, s) = (
+        (tod / 3_600_000_000) as u32,
+        (tod / 60_000_000 % 60) as u32,
+        (tod / 1_000_000 % 60) as u32,
+    );
+    let h12 = if h.is_multiple_of(12) { 12 } else { h % 12 };
+    for p in pieces {
+        match p {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Year => {
+                let _ = write!(out, "{y:04}");
+            }
+            Piece::Year2 => two(out, y.rem_euclid(100) as u32),
+            Piece::Month2 => two(out, mo),
+            Piece::Month => {
+                let _ = write!(out, "{mo}");
+            }
+            Piece::Day2 => two(out, d),
+            Piece::Day => {
+                let _ = write!(out, "{d}");
+            }
+            Piece::Hour2 => two(out, h),
+            Piece::Hour => {
+                let _ = write!(out, "{h}");
+            }
+            Piece::Hour12x2 => two(out, h12),
+            Piece::Hour12 => {
+                let _ = write!(out, "{h12}");
+            }
+            Piece::Minute2 => two(out, mi),
+            Piece::Second2 => two(out, s),
+            Piece::Micros => {
+                let _ = write!(out, "{:06}", us.rem_euclid(1_000_000));
+            }
+            Piece::AmPm => out.push_str(if h < 12 { "AM" } else { "PM" }),
+            Piece::Time => {
+                two(out, h);
+                out.push(':');
+                two(out, mi);
+                out.push(':');
+                two(out, s);
+            }
+        }
+    }
+}
+
 fn date_format_fn(c: &Call) -> Result<ArrayRef> {
+    if let Some(pieces) = c.const_str(1).and_then(compile)
+        && let Some(us) = temporal_micros(&c.args[0])?
+    {
+        let mut b = arrow::array::StringBuilder::with_capacity(us.len(), us.len() * 16);
+        let mut buf = String::with_capacity(32);
+        for v in us.iter() {
+            match v {
+                Some(v) => {
+                    buf.clear();
+                    write_pieces(&pieces, v, &mut buf);
+                    b.append_value(&buf);
+                }
+                None => b.append_null(),
+            }
+        }
+        return Ok(Arc::new(b.finish()));
+    }
     let d = datetimes(&c.args[0])?;
     let f = texts(&c.args[1])?;
     Ok(Arc::new(StringArray::from_iter(
