@@ -10,14 +10,15 @@
 //! leaves MariaDB out. floe's roles run as child processes of this binary
 //! (FLOE_BENCH_ROLE) so that their memory is their own.
 
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 use common::mariadb;
 use common::mysql_cli;
+use common::roles::{self, memory, spawn_role};
 use common::wire::Client;
 
 const PROVINCES: [&str; 31] = [
@@ -236,89 +237,6 @@ fn generate(dir: &Path, rows: u64) -> (PathBuf, PathBuf) {
     (airings, channels)
 }
 
-/// Child roles: a primary or a reader on FLOE_VOLUME, printing its port.
-fn play_role(role: &str) {
-    let volume: PathBuf = std::env::var("FLOE_VOLUME").expect("FLOE_VOLUME").into();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async move {
-        let listen = floe::role::Listen::loopback(0);
-        match role {
-            "primary" => {
-                let opts = floe::primary::PrimaryOptions {
-                    volume,
-                    listen,
-                    lease: None,
-                };
-                let running = floe::primary::start(&opts).await.expect("primary starts");
-                println!("PORT {}", running.addr.port());
-                running.serve().await.expect("primary serves");
-            }
-            _ => {
-                let opts = floe::reader::ReaderOptions { volume, listen };
-                let running = floe::reader::start(&opts).await.expect("reader starts");
-                println!("PORT {}", running.addr.port());
-                running.serve().await.expect("reader serves");
-            }
-        }
-    });
-}
-
-struct Role {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Role {
-    fn drop(&mut self) {
-        // SIGTERM: a clean stop (the primary hands its lease back).
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn_role(role: &str, volume: &Path) -> Role {
-    let mut child = Command::new(std::env::current_exe().expect("bench binary"))
-        .env("FLOE_BENCH_ROLE", role)
-        .env("FLOE_VOLUME", volume)
-        .env("FLOE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn role");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let port = loop {
-        let line = lines
-            .next()
-            .and_then(Result::ok)
-            .unwrap_or_else(|| panic!("{role} did not start"));
-        if let Some(p) = line.strip_prefix("PORT ") {
-            break p.trim().parse().expect("port");
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Role { child, port }
-}
-
-/// Resident and peak memory of a process, in MiB.
-fn memory(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
 /// Median of `runs` timed runs after one warm-up, in seconds.
 fn time_query(c: &mut Client, sql: &str, runs: usize) -> f64 {
     c.query(sql);
@@ -511,8 +429,7 @@ fn mariadb(airings: &Path, channels: &Path) -> Option<(f64, Vec<f64>)> {
 }
 
 fn main() {
-    if let Ok(role) = std::env::var("FLOE_BENCH_ROLE") {
-        play_role(&role);
+    if roles::play_if_asked() {
         return;
     }
     if std::env::args().any(|a| a == "--list") {

@@ -12,6 +12,13 @@ pub struct Mariadb {
     _dir: tempfile::TempDir,
 }
 
+impl Mariadb {
+    #[allow(dead_code)] // the benchmarks use it, the tests do not
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Mariadb {
     fn drop(&mut self) {
         let _ = self.child.kill();

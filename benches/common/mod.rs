@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each benchmark uses its own subset
 
 pub mod mariadb;
+pub mod roles;
 pub mod wire;
 
 use std::path::PathBuf;

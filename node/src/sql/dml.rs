@@ -503,9 +503,43 @@ fn target_table(
     table(s, &snap, name)
 }
 
+/// `WHERE pk = literal`: the statement's scan reads only the row the key
+/// index names (or none), when that is exactly what its snapshot holds.
+fn restrict_to_key(
+    s: &SqlSession,
+    w: &mut WriteState,
+    t: &TableRef,
+    selection: Option<&SqlExpr>,
+) -> Result<(), SqlError> {
+    let Some(key) = super::point::primary_key_value(&t.meta, selection) else {
+        return Ok(());
+    };
+    let snap = s
+        .view
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .snap
+        .clone();
+    match s.engine.primary_key_row(w, t.id, key)? {
+        Some(id)
+            if snap
+                .tables
+                .get(&t.id)
+                .is_some_and(|ts| ts.is_live(super::provider::addr(id))) =>
+        {
+            s.restrict_view(t.id, vec![id])
+        }
+        // Under the write lock a statement of its own sees the newest
+        // state, which the index describes: no such key, no row.
+        None if s.txn.is_none() => s.restrict_view(t.id, Vec::new()),
+        _ => {}
+    }
+    Ok(())
+}
+
 async fn update(
     s: &mut SqlSession,
-    _w: &mut WriteState,
+    w: &mut WriteState,
     up: datafusion::sql::sqlparser::ast::Update,
 ) -> Result<(Done, WriteSet), SqlError> {
     if !up.table.joins.is_empty() || up.from.is_some() {
@@ -520,6 +554,14 @@ async fn update(
         &up.table.relation,
         "UPDATE of a derived table is not supported",
     )?;
+    // A subquery in SET may read the same table: it must see all of it.
+    let reads_tables = up
+        .assignments
+        .iter()
+        .any(|a| a.value.to_string().to_ascii_uppercase().contains("SELECT"));
+    if !reads_tables {
+        restrict_to_key(s, w, &t, up.selection.as_ref())?;
+    }
     let meta = t.meta.clone();
     let mut assigned: Vec<(usize, String)> = Vec::new();
     for a in &up.assignments {
@@ -595,7 +637,7 @@ async fn update(
 
 async fn delete(
     s: &mut SqlSession,
-    _w: &mut WriteState,
+    w: &mut WriteState,
     del: datafusion::sql::sqlparser::ast::Delete,
 ) -> Result<(Done, WriteSet), SqlError> {
     let from = match &del.from {
@@ -614,6 +656,7 @@ async fn delete(
         &from[0].relation,
         "DELETE from a derived table is not supported",
     )?;
+    restrict_to_key(s, w, &t, del.selection.as_ref())?;
     let sql = format!(
         "SELECT {ROWID} FROM {}{}",
         from[0],

@@ -74,6 +74,8 @@ pub struct SqlEngine {
     pub source: Source,
     write: tokio::sync::Mutex<WriteState>,
     pub started: Instant,
+    /// Point lookups answered from the key index (SHOW STATUS).
+    pub point_lookups: std::sync::atomic::AtomicU64,
 }
 
 pub fn deadlock() -> SqlError {
@@ -153,6 +155,7 @@ impl SqlEngine {
             source,
             write: tokio::sync::Mutex::new(WriteState::default()),
             started: Instant::now(),
+            point_lookups: Default::default(),
         }
     }
 
@@ -225,6 +228,12 @@ impl SqlEngine {
                     ("floe_lag_ms", "0".into()),
                     ("floe_lag_bytes", "0".into()),
                     ("floe_readers", readers.to_string()),
+                    (
+                        "floe_point_lookups",
+                        self.point_lookups
+                            .load(std::sync::atomic::Ordering::Relaxed)
+                            .to_string(),
+                    ),
                 ]
             }
             Source::Replica(r) => {
@@ -367,6 +376,44 @@ impl SqlEngine {
                 next_auto,
             }))
         }
+    }
+
+    /// The committed row id holding primary key `key` (one value per key
+    /// column) in `table`, if any, from the key index.
+    pub async fn find_primary_key(
+        &self,
+        table: TableId,
+        key: ArrayRef,
+    ) -> Result<Option<u64>, SqlError> {
+        let mut w = self.write.lock().await;
+        self.primary_key_row(&mut w, table, key)
+    }
+
+    /// [`SqlEngine::find_primary_key`] for a caller holding the write lock.
+    pub fn primary_key_row(
+        &self,
+        w: &mut WriteState,
+        table: TableId,
+        key: ArrayRef,
+    ) -> Result<Option<u64>, SqlError> {
+        if !w.tables.contains_key(&table) {
+            // First use: build the index from the newest snapshot.
+            self.keys(w, &self.snapshot(), table)?;
+        }
+        let Some(pk) = w
+            .tables
+            .get(&table)
+            .and_then(|k| k.keys.first())
+            .filter(|k| k.name == "PRIMARY")
+        else {
+            return Ok(None);
+        };
+
+        let rows = pk
+            .converter
+            .convert_columns(&[key])
+            .map_err(|e| SqlError::internal(e.to_string()))?;
+        Ok(pk.map.get(rows.row(0).as_ref()).copied())
     }
 
     /// Reserves `n` AUTO_INCREMENT values; returns the first.

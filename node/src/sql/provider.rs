@@ -19,6 +19,7 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use floe_storage::state::TableSnapshot;
 use floe_storage::{Snapshot, TableId};
+use roaring::RoaringBitmap;
 
 use super::catalog::{self, TableMeta};
 
@@ -55,6 +56,9 @@ pub struct View {
     pub snap: Arc<Snapshot>,
     pub overlay: Option<Arc<Overlay>>,
     pub with_rowid: bool,
+    /// A key lookup found the only committed rows of this table the
+    /// statement can touch: scan just those (and the transaction's own).
+    pub only: Option<(TableId, Arc<Vec<u64>>)>,
 }
 
 pub type ViewCell = Arc<RwLock<View>>;
@@ -136,6 +140,7 @@ pub struct SnapshotTable {
     deleted: Option<Arc<HashSet<u64>>>,
     inserted: Vec<RecordBatch>,
     with_rowid: bool,
+    only: Option<Arc<Vec<u64>>>,
 }
 
 impl SnapshotTable {
@@ -156,9 +161,30 @@ impl SnapshotTable {
             inserted: overlay
                 .and_then(|o| o.inserted.get(&id).cloned())
                 .unwrap_or_default(),
+            only: view
+                .only
+                .as_ref()
+                .filter(|(t, _)| *t == id)
+                .map(|(_, rows)| rows.clone()),
             data,
             with_rowid: view.with_rowid,
         }
+    }
+
+    /// The committed row `id` as a one-row batch, if it is in the snapshot.
+    fn committed_row(&self, id: u64) -> Option<(RecordBatch, u64, u32, Option<&RoaringBitmap>)> {
+        let a = addr(id);
+        let seg = self.data.segments.iter().find(|s| s.id == a.segment)?;
+        let mut first = 0u32;
+        for b in &seg.batches {
+            let n = b.num_rows() as u32;
+            if a.row < first + n {
+                let row = b.slice((a.row - first) as usize, 1);
+                return Some((row, seg.id, a.row, seg.deletes.as_deref()));
+            }
+            first += n;
+        }
+        None
     }
 
     /// `batch` (rows `first..` of `segment`) with deleted rows removed and
@@ -203,8 +229,15 @@ impl SnapshotTable {
     /// whose zone maps rule out every row (`scan[i] == false`) are skipped.
     fn partitions(&self, target: usize, scan: &[bool]) -> Result<Vec<Vec<RecordBatch>>> {
         let mut batches = Vec::new();
+        for &id in self.only.iter().flat_map(|o| o.iter()) {
+            if let Some((row, segment, at, deletes)) = self.committed_row(id)
+                && let Some(p) = self.prepare(&row, segment, at, deletes)?
+            {
+                batches.push(p);
+            }
+        }
         for (i, seg) in self.data.segments.iter().enumerate() {
-            if !scan.get(i).copied().unwrap_or(true) {
+            if self.only.is_some() || !scan.get(i).copied().unwrap_or(true) {
                 continue;
             }
             let mut first = 0u32;

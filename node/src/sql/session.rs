@@ -262,7 +262,7 @@ pub fn typed_rows(columns: &[(&str, bool)], rows: Vec<Vec<Option<String>>>) -> O
 }
 
 /// A result set of one batch (already built) described by `schema`.
-fn one_batch(schema: &Schema, batch: Result<RecordBatch, SqlError>) -> Outcome {
+pub fn one_batch(schema: &Schema, batch: Result<RecordBatch, SqlError>) -> Outcome {
     Outcome::Rows(RowStream {
         columns: schema
             .fields()
@@ -287,6 +287,7 @@ impl SqlSession {
             snap: engine.snapshot(),
             overlay: None,
             with_rowid: false,
+            only: None,
         }));
         df.register_catalog("def", Arc::new(FloeCatalog { view: view.clone() }));
         super::functions::register(&df);
@@ -398,6 +399,7 @@ impl SqlSession {
             snap: snap.clone(),
             overlay,
             with_rowid,
+            only: None,
         };
         let db = self.db().unwrap_or_default();
         let state = self.df.state_ref();
@@ -408,6 +410,12 @@ impl SqlSession {
             .catalog
             .default_schema = db;
         snap
+    }
+
+    /// Narrows the view set for this statement to committed rows `rows` of
+    /// `table` (a key lookup found them).
+    pub fn restrict_view(&self, table: floe_storage::TableId, rows: Vec<u64>) {
+        self.view.write().unwrap_or_else(|e| e.into_inner()).only = Some((table, Arc::new(rows)));
     }
 
     /// Plans and runs a query through DataFusion, streaming the result.
@@ -587,6 +595,9 @@ impl SqlSession {
         match stmt {
             Statement::Query(_) | Statement::Explain { .. } => {
                 if let Some(rows) = self.constant_select(&stmt) {
+                    return Ok(rows);
+                }
+                if let Some(rows) = super::point::lookup(self, &stmt).await? {
                     return Ok(rows);
                 }
                 let limit = self.max_execution_time();

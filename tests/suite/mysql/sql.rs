@@ -252,3 +252,58 @@ fn alter_table_adds_and_drops_columns_and_keys() {
     // No leftover of the rebuilds is visible.
     assert_eq!(s.query("SHOW TABLES FROM shop"), "Tables_in_shop\nitems\n");
 }
+
+#[test]
+fn primary_key_point_lookups_answer_like_a_scan() {
+    let s = TestServer::start();
+    s.query("CREATE DATABASE pk; CREATE TABLE pk.t (id INT PRIMARY KEY, v VARCHAR(10), n INT)");
+    let script = format!(
+        "{PY}
+a = conn(database='pk', autocommit=True); b = conn(database='pk', autocommit=True)
+ca = a.cursor(); cb = b.cursor()
+ca.execute(\"INSERT INTO t VALUES (1, 'one', 10), (2, 'two', 20), (3, NULL, 30)\")
+def status():
+    ca.execute(\"SHOW STATUS LIKE 'floe_point_lookups'\"); return int(ca.fetchall()[0][1])
+before = status()
+for q in ['SELECT * FROM t WHERE id = 2', \"SELECT v, n FROM t WHERE id = '3'\", 'SELECT n FROM t WHERE 1 = id',
+          'SELECT v FROM t WHERE id = 9', 'SELECT id FROM pk.t WHERE id = 1']:
+    ca.execute(q); print(ca.fetchall())
+print('fast', status() - before)
+# Updates and deletes are seen at once.
+ca.execute(\"UPDATE t SET v = 'uno' WHERE id = 1\"); ca.execute('DELETE FROM t WHERE id = 2')
+ca.execute('SELECT v FROM t WHERE id = 1'); print(ca.fetchall())
+ca.execute('SELECT v FROM t WHERE id = 2'); print(ca.fetchall())
+# A REPEATABLE READ transaction keeps its snapshot and sees its own writes.
+ca.execute('BEGIN'); ca.execute('SELECT v FROM t WHERE id = 1'); print(ca.fetchall())
+cb.execute(\"UPDATE t SET v = 'eins' WHERE id = 1\"); cb.execute('DELETE FROM t WHERE id = 3')
+ca.execute('SELECT v FROM t WHERE id = 1'); print(ca.fetchall())
+ca.execute('SELECT n FROM t WHERE id = 3'); print(ca.fetchall())
+ca.execute(\"INSERT INTO t VALUES (4, 'vier', 40)\"); ca.execute('SELECT v FROM t WHERE id = 4'); print(ca.fetchall())
+ca.execute('COMMIT')
+ca.execute('SELECT v FROM t WHERE id = 1'); print(ca.fetchall())
+ca.execute('SELECT v FROM t WHERE id = 3'); print(ca.fetchall())
+"
+    );
+    let out = s.python(&script);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "((2, 'two', 20),)",
+            "((None, 30),)",
+            "((10,),)",
+            "()",
+            "((1,),)",
+            "fast 5",
+            "(('uno',),)",
+            "()",
+            "(('uno',),)",
+            "(('uno',),)",
+            "((30,),)",
+            "(('vier',),)",
+            "(('eins',),)",
+            "()",
+        ],
+        "{out}"
+    );
+}

@@ -244,11 +244,11 @@ fn transfers_between_accounts_keep_the_sum_on_readers() {
         let readers: Vec<_> = (0..2)
             .map(|_| {
                 let rp = rp.clone();
+                let stop = stop.clone();
                 tokio::spawn(async move {
                     let mut c = rp.get_conn().await.unwrap();
                     let mut checks = 0u32;
-                    let deadline = Instant::now() + Duration::from_secs(4);
-                    while Instant::now() < deadline {
+                    while !stop.load(Ordering::Relaxed) {
                         let (n, sum): (i64, i64) = c
                             .query_first("SELECT COUNT(*), SUM(balance) FROM bank.accounts")
                             .await
@@ -261,17 +261,24 @@ fn transfers_between_accounts_keep_the_sum_on_readers() {
                 })
             })
             .collect();
+        // Run until enough transfers have committed under the readers' eyes
+        // (bounded: a loaded CI machine is slow, not wrong).
+        let started = Instant::now();
+        while (transfers.load(Ordering::Relaxed) < 100 || started.elapsed() < Duration::from_secs(2))
+            && started.elapsed() < Duration::from_secs(60)
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        stop.store(true, Ordering::Relaxed);
         let mut checks = 0;
         for h in readers {
             checks += h.await.unwrap();
         }
-        stop.store(true, Ordering::Relaxed);
         for h in writers {
             h.await.unwrap();
         }
         let done = transfers.load(Ordering::Relaxed);
-        // Debug builds plan every UPDATE through DataFusion: tens per second.
-        assert!(done > 20, "only {done} transfers committed");
+        assert!(done >= 100, "only {done} transfers committed in a minute");
         assert!(checks > 20, "only {checks} sums checked");
         // And once caught up, the reader has every balance the primary has.
         let mut p = pp.get_conn().await.unwrap();

@@ -1,0 +1,192 @@
+//! Primary-key point lookups without DataFusion: `SELECT cols FROM t WHERE
+//! pk = literal` on the primary is answered from the key index the commit
+//! path keeps, in microseconds rather than a plan and a scan. Anything the
+//! index cannot answer exactly for the statement's snapshot goes the
+//! general way.
+
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, Expr as SqlExpr, GroupByExpr, SelectItem, SetExpr, Statement, TableFactor,
+};
+
+use arrow::array::ArrayRef;
+
+use super::catalog;
+use super::dml::name_parts;
+use super::provider::addr;
+use super::session::{SqlSession, one_batch};
+use crate::mysql::{Outcome, SqlError};
+
+/// A literal's text as a key value (`None` for NULL and non-literals).
+fn literal_text(v: &datafusion::sql::sqlparser::ast::Value) -> Option<String> {
+    use datafusion::sql::sqlparser::ast::Value as V;
+    match v {
+        V::Number(n, _) => Some(n.clone()),
+        V::SingleQuotedString(t) | V::DoubleQuotedString(t) => Some(t.clone()),
+        V::Boolean(b) => Some(if *b { "1" } else { "0" }.to_string()),
+        _ => None,
+    }
+}
+
+/// What a point lookup needs from the statement.
+struct Shape {
+    table: datafusion::sql::sqlparser::ast::ObjectName,
+    /// Selected column names; `None` for `*`.
+    columns: Option<Vec<String>>,
+    selection: SqlExpr,
+}
+
+fn shape(stmt: &Statement) -> Option<Shape> {
+    let Statement::Query(q) = stmt else {
+        return None;
+    };
+    if q.with.is_some() || q.order_by.is_some() || q.limit_clause.is_some() || q.fetch.is_some() {
+        return None;
+    }
+    let SetExpr::Select(s) = q.body.as_ref() else {
+        return None;
+    };
+    let plain = s.distinct.is_none()
+        && s.top.is_none()
+        && s.into.is_none()
+        && s.having.is_none()
+        && s.named_window.is_empty()
+        && s.qualify.is_none()
+        && matches!(&s.group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty())
+        && s.from.len() == 1
+        && s.from[0].joins.is_empty();
+    if !plain {
+        return None;
+    }
+    let TableFactor::Table {
+        name, alias: None, ..
+    } = &s.from[0].relation
+    else {
+        return None;
+    };
+    let columns = match s.projection.as_slice() {
+        [SelectItem::Wildcard(_)] => None,
+        items => Some(
+            items
+                .iter()
+                .map(|i| match i {
+                    SelectItem::UnnamedExpr(SqlExpr::Identifier(c)) => Some(c.value.clone()),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()?,
+        ),
+    };
+    key_equality(s.selection.as_ref())?;
+    Some(Shape {
+        table: name.clone(),
+        columns,
+        selection: s.selection.clone()?,
+    })
+}
+
+/// `column = literal` (either way round): the column and the literal's text.
+pub fn key_equality(selection: Option<&SqlExpr>) -> Option<(String, String)> {
+    let Some(SqlExpr::BinaryOp {
+        left,
+        op: BinaryOperator::Eq,
+        right,
+    }) = selection
+    else {
+        return None;
+    };
+    match (left.as_ref(), right.as_ref()) {
+        (SqlExpr::Identifier(c), SqlExpr::Value(v))
+        | (SqlExpr::Value(v), SqlExpr::Identifier(c)) => {
+            Some((c.value.clone(), literal_text(&v.value)?))
+        }
+        _ => None,
+    }
+}
+
+/// The primary key value of `meta` as a one-value column, when
+/// `selection` is `pk = literal` on its only column.
+pub fn primary_key_value(
+    meta: &catalog::TableMeta,
+    selection: Option<&SqlExpr>,
+) -> Option<ArrayRef> {
+    let (column, text) = key_equality(selection)?;
+    let [pk] = meta.primary_key.as_slice() else {
+        return None;
+    };
+    if !meta.columns[*pk].name.eq_ignore_ascii_case(&column) {
+        return None;
+    }
+    let field = meta.schema().field(*pk).clone();
+    super::types::column_from_text(&[Some(&text)], field.data_type(), field.name()).ok()
+}
+
+/// The answer to `stmt` if it is a primary-key point lookup this node can
+/// answer from its key index; `None` to plan it as usual.
+pub async fn lookup(s: &SqlSession, stmt: &Statement) -> Result<Option<Outcome>, SqlError> {
+    if s.engine.is_reader() {
+        return Ok(None);
+    }
+    let Some(shape) = shape(stmt) else {
+        return Ok(None);
+    };
+    let parts = name_parts(&shape.table);
+    let (db, name) = match parts.as_slice() {
+        [t] => match s.db() {
+            Some(db) => (db, t.clone()),
+            None => return Ok(None),
+        },
+        [d, t] => (d.clone(), t.clone()),
+        _ => return Ok(None),
+    };
+    let in_txn = s.txn.is_some();
+    let snap = s.set_view(false);
+    let Some(t) = catalog::find_table(&snap, &db, &name) else {
+        return Ok(None);
+    };
+    let meta = t.meta.clone();
+    let Some(key) = primary_key_value(&meta, Some(&shape.selection)) else {
+        return Ok(None);
+    };
+    if let Some(txn) = &s.txn
+        && (txn.writes.inserts.contains_key(&t.id) || txn.writes.deletes.contains_key(&t.id))
+    {
+        return Ok(None);
+    }
+    let projection: Vec<usize> = match &shape.columns {
+        None => (0..meta.columns.len()).collect(),
+        Some(cols) => match cols.iter().map(|c| meta.column(c)).collect::<Option<_>>() {
+            Some(p) => p,
+            None => return Ok(None),
+        },
+    };
+    let schema = std::sync::Arc::new(
+        meta.schema()
+            .project(&projection)
+            .map_err(|e| SqlError::internal(e.to_string()))?,
+    );
+    let row = match s.engine.find_primary_key(t.id, key).await? {
+        Some(id) => {
+            let a = addr(id);
+            let visible = snap.tables.get(&t.id).is_some_and(|ts| ts.is_live(a));
+            if !visible {
+                return Ok(None);
+            }
+            s.engine
+                .with_state(|st| st.table(t.id).and_then(|tb| tb.row(a)))
+        }
+        // No such key now: for a statement of its own that is an answer;
+        // a transaction's older snapshot may still hold the row.
+        None if !in_txn => None,
+        None => return Ok(None),
+    };
+    let batch = match row {
+        Some(r) => r
+            .project(&projection)
+            .and_then(|r| arrow::array::RecordBatch::try_new(schema.clone(), r.columns().to_vec())),
+        None => Ok(arrow::array::RecordBatch::new_empty(schema.clone())),
+    }
+    .map_err(|e| SqlError::internal(e.to_string()));
+    s.engine
+        .point_lookups
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(Some(one_batch(&schema, batch)))
+}
