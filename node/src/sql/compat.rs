@@ -101,6 +101,32 @@ fn function(f: &mut Function) -> Option<Expr> {
             Some(call("mysql_date_add", vec![d, n, unit]))
         }
         "group_concat" => group_concat(list),
+        // MySQL's AVG of exact numbers is DECIMAL (scale + 4), not a double.
+        "avg" if f.over.is_none() && f.filter.is_none() && list.args.len() == 1 => {
+            let distinct = list.duplicate_treatment;
+            let mut args = plain_args(list)?;
+            let x = args.pop()?;
+            let agg = |name: &str, x: Expr| {
+                Expr::Function(Function {
+                    name: ObjectName::from(vec![Ident::new(name)]),
+                    uses_odbc_syntax: false,
+                    parameters: FunctionArguments::None,
+                    args: FunctionArguments::List(FunctionArgumentList {
+                        duplicate_treatment: distinct,
+                        args: vec![unnamed(x)],
+                        clauses: Vec::new(),
+                    }),
+                    filter: None,
+                    null_treatment: None,
+                    over: None,
+                    within_group: Vec::new(),
+                })
+            };
+            Some(call(
+                "mysql_divide",
+                vec![agg("sum", x.clone()), agg("count", x)],
+            ))
+        }
         _ => None,
     }
 }
@@ -246,6 +272,10 @@ mod tests {
         assert_eq!(
             rewrite_sql("SELECT GROUP_CONCAT(DISTINCT a ORDER BY a DESC SEPARATOR ';') FROM t"),
             "SELECT string_agg(DISTINCT concat(a), ';' ORDER BY a DESC) FROM t"
+        );
+        assert_eq!(
+            rewrite_sql("SELECT AVG(DISTINCT a), AVG(b) OVER () FROM t"),
+            "SELECT mysql_divide(sum(DISTINCT a), count(DISTINCT a)), AVG(b) OVER () FROM t"
         );
     }
 }

@@ -121,6 +121,8 @@ const QUERIES: &[&str] = &[
     "SELECT COUNT(DISTINCT name) FROM t",
     "SELECT YEAR(ts), COUNT(*) FROM t GROUP BY YEAR(ts) ORDER BY YEAR(ts)",
     "SELECT SUM(amount), MAX(ts), MIN(d) FROM t",
+    "SELECT AVG(n), AVG(amount), AVG(x), AVG(DISTINCT n) FROM t",
+    "SELECT AVG(n) FROM t WHERE id > 100",
     "SELECT COUNT(*) FROM t WHERE ts >= '2024-01-01'",
     "SELECT COUNT(*) FROM t WHERE ts = '2024-01-01 00:00:00'",
     "SELECT id FROM t WHERE d BETWEEN '2000-01-01' AND '2023-12-31' ORDER BY id",
