@@ -106,25 +106,12 @@ fn function(f: &mut Function) -> Option<Expr> {
             let distinct = list.duplicate_treatment;
             let mut args = plain_args(list)?;
             let x = args.pop()?;
-            let agg = |name: &str, x: Expr| {
-                Expr::Function(Function {
-                    name: ObjectName::from(vec![Ident::new(name)]),
-                    uses_odbc_syntax: false,
-                    parameters: FunctionArguments::None,
-                    args: FunctionArguments::List(FunctionArgumentList {
-                        duplicate_treatment: distinct,
-                        args: vec![unnamed(x)],
-                        clauses: Vec::new(),
-                    }),
-                    filter: None,
-                    null_treatment: None,
-                    over: None,
-                    within_group: Vec::new(),
-                })
-            };
             Some(call(
                 "mysql_divide",
-                vec![agg("sum", x.clone()), agg("count", x)],
+                vec![
+                    aggregate("sum", distinct, x.clone()),
+                    aggregate("count", distinct, x),
+                ],
             ))
         }
         _ => None,
@@ -216,12 +203,21 @@ fn unnamed(e: Expr) -> FunctionArg {
 }
 
 fn call(name: &str, args: Vec<Expr>) -> Expr {
+    aggregate_or_call(name, None, args)
+}
+
+/// `name([DISTINCT] x)`.
+fn aggregate(name: &str, distinct: Option<DuplicateTreatment>, x: Expr) -> Expr {
+    aggregate_or_call(name, distinct, vec![x])
+}
+
+fn aggregate_or_call(name: &str, distinct: Option<DuplicateTreatment>, args: Vec<Expr>) -> Expr {
     Expr::Function(Function {
         name: ObjectName::from(vec![Ident::new(name)]),
         uses_odbc_syntax: false,
         parameters: FunctionArguments::None,
         args: FunctionArguments::List(FunctionArgumentList {
-            duplicate_treatment: None,
+            duplicate_treatment: distinct,
             args: args.into_iter().map(unnamed).collect(),
             clauses: Vec::new(),
         }),
