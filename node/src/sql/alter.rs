@@ -163,12 +163,18 @@ pub async fn alter_table(s: &mut SqlSession, at: AlterTable) -> Result<Done, Sql
         .map_err(storage_error)?;
     let schema = meta.schema();
     // The rows, with dropped columns left out and added ones defaulted.
-    let defaults: Vec<Option<String>> = (0..meta.columns.len())
+    // Each added column's value, parsed once as a one-row array.
+    let defaults: Vec<Option<ArrayRef>> = (0..meta.columns.len())
         .map(|c| match sources[c] {
             Some(_) => Ok(None),
-            None => implicit_default(&meta, c),
+            None => {
+                let text = implicit_default(&meta, c)?;
+                let field = schema.field(c);
+                super::types::column_from_text(&[text.as_deref()], field.data_type(), field.name())
+                    .map(Some)
+            }
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, SqlError>>()?;
     let old = snap
         .tables
         .get(&t.id)
@@ -196,7 +202,7 @@ pub async fn alter_table(s: &mut SqlSession, at: AlterTable) -> Result<Done, Sql
             let columns = (0..meta.columns.len())
                 .map(|c| match sources[c] {
                     Some(i) => Ok(live.column(i).clone()),
-                    None => default_column(&meta, c, defaults[c].as_deref(), live.num_rows()),
+                    None => repeat(defaults[c].as_ref(), live.num_rows()),
                 })
                 .collect::<Result<Vec<ArrayRef>, SqlError>>()?;
             let batch = RecordBatch::try_new(schema.clone(), columns)
@@ -285,17 +291,8 @@ fn remove_column(meta: &mut TableMeta, at: usize) {
 }
 
 fn add_index(meta: &mut TableMeta, c: TableConstraint) -> Result<(), SqlError> {
-    let (name, columns, unique) = match c {
-        TableConstraint::Unique(u) => {
-            let cols = super::ddl::index_columns(meta, &u.columns)?;
-            let name = u
-                .index_name
-                .as_ref()
-                .or(u.name.as_ref())
-                .map(|i| i.value.clone())
-                .unwrap_or_else(|| meta.columns[cols[0]].name.clone());
-            (name, cols, true)
-        }
+    let index = match c {
+        TableConstraint::Unique(u) => super::ddl::unique_index(meta, &u)?,
         TableConstraint::Index(ix) => {
             let cols = super::ddl::index_columns(meta, &ix.columns)?;
             let name = ix
@@ -303,18 +300,15 @@ fn add_index(meta: &mut TableMeta, c: TableConstraint) -> Result<(), SqlError> {
                 .as_ref()
                 .map(|i| i.value.clone())
                 .unwrap_or_else(|| meta.columns[cols[0]].name.clone());
-            (name, cols, false)
+            IndexSpec {
+                name,
+                columns: cols,
+                unique: false,
+            }
         }
         other => return Err(unsupported(&format!("ALTER TABLE ADD {other}"))),
     };
-    push_index(
-        meta,
-        IndexSpec {
-            name,
-            columns,
-            unique,
-        },
-    )
+    push_index(meta, index)
 }
 
 /// The value existing rows get in an added column: its DEFAULT, NULL, or
@@ -345,15 +339,9 @@ fn implicit_default(meta: &TableMeta, c: usize) -> Result<Option<String>, SqlErr
     }
 }
 
-fn default_column(
-    meta: &TableMeta,
-    c: usize,
-    value: Option<&str>,
-    rows: usize,
-) -> Result<ArrayRef, SqlError> {
-    let field = meta.schema().field(c).clone();
-    let one = super::types::column_from_text(&[value], field.data_type(), field.name())?;
-    // One value, repeated `rows` times.
+/// The one value of `one` repeated `rows` times.
+fn repeat(one: Option<&ArrayRef>, rows: usize) -> Result<ArrayRef, SqlError> {
+    let one = one.ok_or_else(|| SqlError::internal("no default for an added column"))?;
     let indices = arrow::array::UInt32Array::from(vec![0u32; rows]);
     arrow::compute::take(one.as_ref(), &indices, None)
         .map_err(|e| SqlError::internal(e.to_string()))

@@ -2,7 +2,7 @@
 
 use datafusion::sql::sqlparser::ast::{
     ColumnDef, ColumnOption, CreateIndex, CreateTable, Expr as SqlExpr, ObjectType, SchemaName,
-    Statement, TableConstraint, Value as SqlValue,
+    Statement, TableConstraint, UniqueConstraint, Value as SqlValue,
 };
 use floe_storage::record::Ddl;
 
@@ -15,6 +15,22 @@ use crate::mysql::{Done, SqlError};
 pub fn is_keys_toggle(text: &str) -> bool {
     let up = text.to_ascii_uppercase();
     up.contains("DISABLE KEYS") || up.contains("ENABLE KEYS")
+}
+
+/// A UNIQUE constraint as an index (named after its first column unless named).
+pub fn unique_index(meta: &TableMeta, u: &UniqueConstraint) -> Result<IndexSpec, SqlError> {
+    let columns = index_columns(meta, &u.columns)?;
+    let name = u
+        .index_name
+        .as_ref()
+        .or(u.name.as_ref())
+        .map(|i| i.value.clone())
+        .unwrap_or_else(|| meta.columns[columns[0]].name.clone());
+    Ok(IndexSpec {
+        name,
+        columns,
+        unique: true,
+    })
 }
 
 /// Adds an index to a table's definition; 1061 if its name is taken.
@@ -183,18 +199,8 @@ fn table_meta(db: String, ct: &CreateTable) -> Result<TableMeta, SqlError> {
                 meta.primary_key = index_columns(&meta, &pk.columns)?;
             }
             TableConstraint::Unique(u) => {
-                let cols = index_columns(&meta, &u.columns)?;
-                let name = u
-                    .index_name
-                    .as_ref()
-                    .or(u.name.as_ref())
-                    .map(|i| i.value.clone())
-                    .unwrap_or_else(|| meta.columns[cols[0]].name.clone());
-                meta.indexes.push(IndexSpec {
-                    name,
-                    columns: cols,
-                    unique: true,
-                });
+                let index = unique_index(&meta, u)?;
+                meta.indexes.push(index);
             }
             TableConstraint::Index(ix) => {
                 let cols = index_columns(&meta, &ix.columns)?;

@@ -138,8 +138,9 @@ pub async fn lookup(s: &SqlSession, stmt: &Statement) -> Result<Option<Outcome>,
         _ => return Ok(None),
     };
     let in_txn = s.txn.is_some();
-    let snap = s.set_view(false);
-    let Some(t) = catalog::find_table(&snap, &db, &name) else {
+    // Checked without a snapshot: a statement that is not a point lookup
+    // builds its view once, when it is planned.
+    let Ok(t) = s.engine.table(&db, &name) else {
         return Ok(None);
     };
     let meta = t.meta.clone();
@@ -158,6 +159,7 @@ pub async fn lookup(s: &SqlSession, stmt: &Statement) -> Result<Option<Outcome>,
             None => return Ok(None),
         },
     };
+    let snap = s.set_view(false);
     let schema = std::sync::Arc::new(
         meta.schema()
             .project(&projection)
