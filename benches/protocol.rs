@@ -70,6 +70,7 @@ fn main() {
                 volume: volume_dir,
                 listen: floe::role::Listen::loopback(0),
                 lease: None,
+                plugins: Default::default(),
             };
             let running = floe::primary::start(&opts).await.expect("floe starts");
             port_tx.send(running.addr.port()).expect("port");

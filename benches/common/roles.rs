@@ -32,13 +32,18 @@ fn play_role(role: &str) {
                     volume,
                     listen,
                     lease: None,
+                    plugins: Default::default(),
                 };
                 let running = floe::primary::start(&opts).await.expect("primary starts");
                 println!("PORT {}", running.addr.port());
                 running.serve().await.expect("primary serves");
             }
             _ => {
-                let opts = floe::reader::ReaderOptions { volume, listen };
+                let opts = floe::reader::ReaderOptions {
+                    volume,
+                    listen,
+                    plugins: Default::default(),
+                };
                 let running = floe::reader::start(&opts).await.expect("reader starts");
                 println!("PORT {}", running.addr.port());
                 running.serve().await.expect("reader serves");

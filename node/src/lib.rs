@@ -8,3 +8,4 @@ pub mod reader;
 pub mod role;
 pub mod sql;
 pub mod status;
+pub mod wasm;

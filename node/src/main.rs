@@ -8,6 +8,7 @@ use floe::primary::{self, PrimaryOptions};
 use floe::reader::{self, ReaderOptions};
 use floe::role::{BoxError, Listen, on_signal};
 use floe::status;
+use floe::wasm::PluginOptions;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -36,6 +37,46 @@ struct Tls {
     require_tls: bool,
 }
 
+#[derive(clap::Args, Debug, Clone)]
+struct PluginArgs {
+    /// Directory of plugin files named by `CREATE FUNCTION ... SONAME 'file.wasm'`.
+    #[arg(long)]
+    plugin_dir: Option<PathBuf>,
+    /// Local directory for compiled plugins (default: a per-user temp directory).
+    #[arg(long)]
+    plugin_cache: Option<PathBuf>,
+    /// Linear memory limit of each plugin instance, in MiB.
+    #[arg(long, default_value_t = 64)]
+    plugin_memory_mib: usize,
+    /// Time limit of one plugin call when the statement sets no max_execution_time.
+    #[arg(long, default_value_t = 30_000)]
+    plugin_timeout_ms: u64,
+    /// Capabilities granted to non-deterministic plugin functions that declare them
+    /// (comma-separated: clock, random).
+    #[arg(long, value_delimiter = ',')]
+    plugin_grant: Vec<Grant>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+enum Grant {
+    Clock,
+    Random,
+}
+
+impl PluginArgs {
+    fn options(&self) -> PluginOptions {
+        let defaults = PluginOptions::default();
+        PluginOptions {
+            dir: self.plugin_dir.clone(),
+            cache: self.plugin_cache.clone().or(defaults.cache),
+            memory_limit: self.plugin_memory_mib << 20,
+            call_timeout: std::time::Duration::from_millis(self.plugin_timeout_ms),
+            grant_clock: self.plugin_grant.contains(&Grant::Clock),
+            grant_random: self.plugin_grant.contains(&Grant::Random),
+        }
+    }
+}
+
 impl Tls {
     fn listen(&self, bind: &str, port: u16) -> Listen {
         Listen {
@@ -47,11 +88,18 @@ impl Tls {
         }
     }
 
-    fn primary(&self, volume: PathBuf, bind: &str, port: u16) -> PrimaryOptions {
+    fn primary(
+        &self,
+        volume: PathBuf,
+        bind: &str,
+        port: u16,
+        plugins: &PluginArgs,
+    ) -> PrimaryOptions {
         PrimaryOptions {
             volume,
             listen: self.listen(bind, port),
             lease: None,
+            plugins: plugins.options(),
         }
     }
 }
@@ -69,6 +117,8 @@ enum Command {
         readers: u16,
         #[command(flatten)]
         tls: Tls,
+        #[command(flatten)]
+        plugins: PluginArgs,
     },
     /// Serves the MySQL protocol as the volume's primary (its one writer).
     Primary {
@@ -80,6 +130,8 @@ enum Command {
         bind: String,
         #[command(flatten)]
         tls: Tls,
+        #[command(flatten)]
+        plugins: PluginArgs,
     },
     /// Follows the volume's log and answers queries (read-only).
     Reader {
@@ -91,6 +143,8 @@ enum Command {
         bind: String,
         #[command(flatten)]
         tls: Tls,
+        #[command(flatten)]
+        plugins: PluginArgs,
     },
     /// Inspects a volume without taking it over.
     Volume {
@@ -132,10 +186,17 @@ fn run_reader(opts: ReaderOptions) -> Result<(), BoxError> {
 
 /// `floe up`: the primary on `port` and `readers` readers on the ports after
 /// it, in this process, until Ctrl-C.
-fn run_up(volume: PathBuf, port: u16, readers: u16, tls: Tls) -> Result<(), BoxError> {
+fn run_up(
+    volume: PathBuf,
+    port: u16,
+    readers: u16,
+    tls: Tls,
+    plugins: PluginArgs,
+) -> Result<(), BoxError> {
     runtime()?.block_on(async {
         let signal = on_signal()?;
-        let primary = primary::start(&tls.primary(volume.clone(), "127.0.0.1", port)).await?;
+        let primary =
+            primary::start(&tls.primary(volume.clone(), "127.0.0.1", port, &plugins)).await?;
         println!("floe is up (volume {})", volume.display());
         println!(
             "  primary: mysql -h 127.0.0.1 -P {} -u root",
@@ -147,6 +208,7 @@ fn run_up(volume: PathBuf, port: u16, readers: u16, tls: Tls) -> Result<(), BoxE
             let opts = ReaderOptions {
                 volume: volume.clone(),
                 listen: tls.listen("127.0.0.1", port),
+                plugins: plugins.options(),
             };
             let r = reader::start(&opts).await?;
             println!("  reader:  mysql -h 127.0.0.1 -P {} -u root", r.addr.port());
@@ -199,21 +261,25 @@ fn main() -> ExitCode {
             port,
             readers,
             tls,
-        } => run_up(volume, port, readers, tls),
+            plugins,
+        } => run_up(volume, port, readers, tls, plugins),
         Command::Primary {
             volume,
             port,
             bind,
             tls,
-        } => run_primary(tls.primary(volume, &bind, port)),
+            plugins,
+        } => run_primary(tls.primary(volume, &bind, port, &plugins)),
         Command::Reader {
             volume,
             port,
             bind,
             tls,
+            plugins,
         } => run_reader(ReaderOptions {
             volume,
             listen: tls.listen(&bind, port),
+            plugins: plugins.options(),
         }),
         Command::Volume {
             command: VolumeCommand::Status { volume },

@@ -23,6 +23,7 @@ pub struct PrimaryOptions {
     /// How long the volume lease lasts (a restarted primary waits this long
     /// for the lease of one that died); `None` for the default.
     pub lease: Option<std::time::Duration>,
+    pub plugins: crate::wasm::PluginOptions,
 }
 
 /// Opens the volume as its writer and binds the listener; `serve` runs it.
@@ -44,7 +45,8 @@ pub async fn start(opts: &PrimaryOptions) -> Result<Running, BoxError> {
     let writer = Arc::new(tokio::task::block_in_place(|| {
         VolumeWriter::open(volume.clone(), wopts)
     })?);
-    let engine = Arc::new(SqlEngine::new(Source::Writer(writer.clone())));
+    let plugins = crate::wasm::Plugins::new(opts.plugins.clone(), volume.store().clone())?;
+    let engine = Arc::new(SqlEngine::new(Source::Writer(writer.clone()), plugins));
     engine.bootstrap()?;
     engine.clean_up()?;
     let (listener, server) = opts.listen.bind(Node(engine)).await?;

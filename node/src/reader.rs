@@ -21,6 +21,7 @@ use crate::sql::{Node, SqlEngine};
 pub struct ReaderOptions {
     pub volume: PathBuf,
     pub listen: Listen,
+    pub plugins: crate::wasm::PluginOptions,
 }
 
 pub struct Running {
@@ -34,7 +35,14 @@ pub struct Running {
 pub async fn start(opts: &ReaderOptions) -> Result<Running, BoxError> {
     let volume = Volume::open(&opts.volume)?;
     let replica = tokio::task::block_in_place(|| Replica::start(volume.clone()))?;
-    let engine = Arc::new(SqlEngine::new(Source::Replica(replica.clone())));
+    let plugins = match crate::wasm::Plugins::new(opts.plugins.clone(), volume.store().clone()) {
+        Ok(p) => p,
+        Err(e) => {
+            replica.stop();
+            return Err(e.into());
+        }
+    };
+    let engine = Arc::new(SqlEngine::new(Source::Replica(replica.clone()), plugins));
     let (listener, server) = match opts.listen.bind(Node(engine)).await {
         Ok(bound) => bound,
         Err(e) => {

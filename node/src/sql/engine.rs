@@ -72,6 +72,8 @@ pub enum Source {
 
 pub struct SqlEngine {
     pub source: Source,
+    /// The node's WebAssembly plugins (functions installed in the catalog).
+    pub plugins: Arc<crate::wasm::Plugins>,
     write: tokio::sync::Mutex<WriteState>,
     pub started: Instant,
     /// Point lookups answered from the key index (SHOW STATUS).
@@ -150,9 +152,10 @@ impl KeyIndex {
 }
 
 impl SqlEngine {
-    pub fn new(source: Source) -> SqlEngine {
+    pub fn new(source: Source, plugins: Arc<crate::wasm::Plugins>) -> SqlEngine {
         SqlEngine {
             source,
+            plugins,
             write: tokio::sync::Mutex::new(WriteState::default()),
             started: Instant::now(),
             point_lookups: Default::default(),

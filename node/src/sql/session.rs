@@ -50,7 +50,10 @@ impl Stmt {
                     | Statement::Commit { .. }
                     | Statement::Rollback { .. }
             ),
-            Stmt::Own(kind, _) => matches!(kind, OwnKind::Account | OwnKind::LoadData),
+            Stmt::Own(kind, _) => matches!(
+                kind,
+                OwnKind::Account | OwnKind::LoadData | OwnKind::Function
+            ),
         }
     }
 }
@@ -63,6 +66,8 @@ pub enum OwnKind {
     Use,
     Account,
     LoadData,
+    /// `CREATE [AGGREGATE] FUNCTION ... SONAME`, `DROP FUNCTION`.
+    Function,
     Kill,
     /// Accepted and ignored (LOCK TABLES, FLUSH, ALTER TABLE ... DISABLE KEYS).
     Noop,
@@ -118,10 +123,19 @@ pub struct SqlSession {
     pub vars: Arc<Mutex<Vars>>,
     pub shared: Arc<Mutex<Shared>>,
     pub txn: Option<Transaction>,
+    /// Time limits shared with the plugin functions this session runs.
+    pub limits: Arc<crate::wasm::udf::SessionLimits>,
+    /// The catalog's function entries registered in `df`, as of the last statement.
+    pub functions: Vec<(String, Vec<u8>)>,
 }
 
 pub fn df_error(e: DataFusionError) -> SqlError {
     let e = e.find_root();
+    if let DataFusionError::External(inner) = e
+        && let Some(p) = inner.downcast_ref::<crate::wasm::PluginError>()
+    {
+        return super::loadable::sql_error(p);
+    }
     let msg = e.to_string();
     if let Some(rest) = msg.split("No field named ").nth(1) {
         let col = rest
@@ -142,6 +156,10 @@ pub fn df_error(e: DataFusionError) -> SqlError {
             "42S22",
             format!("Unknown column '{col}' in 'field list'"),
         );
+    }
+    if let Some(rest) = msg.split("Invalid function '").nth(1) {
+        let name = rest.split('\'').next().unwrap_or("");
+        return SqlError::new(1305, "42000", format!("FUNCTION {name} does not exist"));
     }
     if let Some(rest) = msg.split(super::functions::WRONG_ARG_COUNT).nth(1) {
         return SqlError::new(
@@ -323,6 +341,8 @@ impl SqlSession {
         df.register_udf(udf_u64("last_insert_id", move || {
             s.lock().map(|s| s.last_insert_id).unwrap_or(0)
         }));
+        let limits =
+            crate::wasm::udf::SessionLimits::new(engine.plugins.runtime.options.call_timeout);
         Ok(SqlSession {
             engine,
             ctx,
@@ -331,6 +351,8 @@ impl SqlSession {
             vars,
             shared,
             txn: None,
+            limits,
+            functions: Vec::new(),
         })
     }
 
@@ -532,6 +554,9 @@ impl SqlSession {
             (Some("USE"), _) => own(OwnKind::Use),
             (Some("CREATE" | "DROP" | "ALTER" | "RENAME"), Some("USER")) => own(OwnKind::Account),
             (Some("GRANT" | "REVOKE"), _) => own(OwnKind::Account),
+            (Some("CREATE"), Some("FUNCTION" | "AGGREGATE")) | (Some("DROP"), Some("FUNCTION")) => {
+                own(OwnKind::Function)
+            }
             (Some("FLUSH"), _) => own(OwnKind::Noop),
             (Some("LOCK" | "UNLOCK"), Some("TABLES" | "TABLE" | "INSTANCE")) => own(OwnKind::Noop),
             (Some("LOAD"), Some("DATA")) => own(OwnKind::LoadData),
@@ -889,6 +914,8 @@ impl Session for SqlSession {
             // A reader refuses before doing any work (MySQL's --read-only).
             self.engine.refuse_write()?;
         }
+        super::loadable::sync(self);
+        self.limits.start_statement(self.max_execution_time());
         match stmt {
             Stmt::Sql(s, text) => self.execute_sql(*s, text).await,
             Stmt::Own(kind, text) => match kind {
@@ -906,6 +933,7 @@ impl Session for SqlSession {
                 }
                 OwnKind::Account => admin::account(self, &text).await,
                 OwnKind::LoadData => infile::load_data(self, &text).await,
+                OwnKind::Function => super::loadable::statement(self, &text).await,
                 OwnKind::Kill => admin::kill(self, &text).map(Outcome::Done),
                 OwnKind::Noop => Ok(Outcome::Done(Done::default())),
             },
@@ -915,6 +943,7 @@ impl Session for SqlSession {
     async fn prepare(&mut self, sql: &str) -> Result<PreparedInfo<PreparedSql>, SqlError> {
         let n = placeholders(sql).len();
         let probe = substitute(sql, &vec![Value::NULL; n])?;
+        super::loadable::sync(self);
         let stmt = Self::classify(&probe)?;
         let columns = match stmt {
             Stmt::Sql(s, _) if matches!(*s, Statement::Query(_)) => {

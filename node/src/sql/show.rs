@@ -363,6 +363,10 @@ pub async fn show(s: &mut SqlSession, text: &str) -> Result<Outcome, SqlError> {
             .collect();
         return Ok(text_rows(&["Variable_name", "Value"], rows));
     }
+    if t.eat_all(&["FUNCTION", "STATUS"]) {
+        let p = like_filter(&mut t);
+        return Ok(super::loadable::status(s, &p));
+    }
     if t.eat("REPLICAS") || ((t.eat("SLAVE") || t.eat("REPLICA")) && t.eat("HOSTS")) {
         return Ok(replicas(s));
     }

@@ -32,6 +32,7 @@ fn child_primary() {
             volume: env_var("FLOE_VOLUME").into(),
             listen: floe::role::Listen::loopback(0),
             lease: Some(Duration::from_secs(1)),
+            plugins: Default::default(),
         };
         let running = floe::primary::start(&opts).await.unwrap();
         println!();

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use floe::primary::{self, PrimaryOptions};
 use floe::role::Listen;
+use floe::wasm::PluginOptions;
+use tempfile::TempDir;
 
 pub struct TestServer {
     // First: it stops before the volume directory goes.
@@ -107,7 +109,21 @@ impl TestServer {
     }
 
     pub fn start_with(tls: bool, require_tls: bool) -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(
+            tempfile::tempdir().unwrap(),
+            tls,
+            require_tls,
+            PluginOptions::default(),
+        )
+    }
+
+    /// A primary on `dir`'s volume (a restart when it has one) with these plugin settings.
+    pub fn start_in(
+        dir: TempDir,
+        tls: bool,
+        require_tls: bool,
+        plugins: PluginOptions,
+    ) -> TestServer {
         let tls = tls.then(|| make_cert(dir.path()));
         let opts = PrimaryOptions {
             volume: dir.path().join("volume"),
@@ -118,6 +134,7 @@ impl TestServer {
                 ..Listen::loopback(0)
             },
             lease: None,
+            plugins,
         };
         let role = InThread::start(move |port, stop| async move {
             let running = primary::start(&opts).await.expect("primary starts");
@@ -130,6 +147,13 @@ impl TestServer {
             dir,
             tls,
         }
+    }
+
+    /// Stops this primary and starts another on the same volume.
+    pub fn restart(self, plugins: PluginOptions) -> TestServer {
+        let TestServer { _role, dir, .. } = self;
+        drop(_role);
+        Self::start_in(dir, false, false, plugins)
     }
 
     /// Runs the mariadb `mysql` client in batch mode with `args` and `stdin`.

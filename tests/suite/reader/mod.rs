@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use floe::reader::{self, ReaderOptions};
 use floe::role::Listen;
+use floe::wasm::PluginOptions;
 use mysql_async::prelude::*;
 use mysql_async::{Conn, Pool};
 
@@ -24,9 +25,14 @@ pub(crate) struct TestReader(InThread);
 
 impl TestReader {
     pub(crate) fn start(volume: &Path) -> TestReader {
+        Self::start_with(volume, PluginOptions::default())
+    }
+
+    pub(crate) fn start_with(volume: &Path, plugins: PluginOptions) -> TestReader {
         let opts = ReaderOptions {
             volume: volume.to_path_buf(),
             listen: Listen::loopback(0),
+            plugins,
         };
         TestReader(InThread::start(move |port, stop| async move {
             let running = reader::start(&opts).await.expect("reader starts");
@@ -307,6 +313,7 @@ fn child_reader() {
         let opts = ReaderOptions {
             volume: env_var("FLOE_VOLUME").into(),
             listen: Listen::loopback(0),
+            plugins: Default::default(),
         };
         let running = reader::start(&opts).await.unwrap();
         println!();

@@ -1,0 +1,539 @@
+//! A loaded plugin: its compiled component, what it exports, and a pool of
+//! ready instances shared by every query and thread of the node. Each call
+//! runs in a sandbox: no imports but floe's `host` interface (anything else
+//! the component imports, such as WASI, traps), a memory cap, and a
+//! deadline checked at every epoch tick.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arrow::array::ArrayRef;
+use wasmtime::component::{HasSelf, Linker, ResourceAny};
+use wasmtime::{ResourceLimiter, Store, StoreContextMut, Trap, UpdateDeadline};
+
+use super::bindings::floe::plugin::types::{Capability, DataType, Function, FunctionKind};
+use super::bindings::{Plugin as Bindings, PluginPre};
+use super::convert::{self, Lowered};
+use super::error::PluginError;
+use super::runtime::{Runtime, root};
+
+/// What one function of a plugin is, as it described itself.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub index: u32,
+    pub name: String,
+    pub aggregate: bool,
+    pub args: Vec<DataType>,
+    pub returns: DataType,
+    pub deterministic: bool,
+    pub clock: bool,
+    pub random: bool,
+}
+
+/// Time limits of calls: the statement's deadline (`max_execution_time`)
+/// if it has one, and a bound on each call.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// When the statement must end, and its limit in milliseconds.
+    pub statement: Option<(Instant, u64)>,
+    pub per_call: Duration,
+}
+
+impl Limits {
+    /// The deadline of a call starting now, and the limit it comes from.
+    fn deadline(&self) -> (Instant, u64) {
+        let call = (
+            Instant::now() + self.per_call,
+            self.per_call.as_millis() as u64,
+        );
+        match self.statement {
+            Some(s) if s.0 < call.0 => s,
+            _ => call,
+        }
+    }
+}
+
+/// A store's data: the sandbox's state for the current call.
+pub struct Sandbox {
+    memory_limit: usize,
+    memory_denied: bool,
+    panic: Option<String>,
+    clock: bool,
+    random: bool,
+    deadline: Option<Instant>,
+    deadline_millis: u64,
+    timed_out: bool,
+}
+
+impl ResourceLimiter for Sandbox {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let ok = desired <= self.memory_limit;
+        self.memory_denied |= !ok;
+        Ok(ok)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+impl super::bindings::floe::plugin::host::Host for Sandbox {
+    fn panic_message(&mut self, message: String) -> wasmtime::Result<()> {
+        self.panic = Some(super::runtime::one_line(&message));
+        Ok(())
+    }
+
+    fn now_micros(&mut self) -> wasmtime::Result<i64> {
+        if !self.clock {
+            wasmtime::bail!("the clock is not granted to this function");
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Ok(now.as_micros() as i64)
+    }
+
+    fn random_u64(&mut self) -> wasmtime::Result<u64> {
+        if !self.random {
+            wasmtime::bail!("randomness is not granted to this function");
+        }
+        Ok(rand::random())
+    }
+}
+
+impl super::bindings::floe::plugin::types::Host for Sandbox {}
+
+struct Instance {
+    store: Store<Sandbox>,
+    bindings: Bindings,
+}
+
+pub struct Plugin {
+    /// The file it was installed from, for messages.
+    pub file: String,
+    pub functions: Vec<Spec>,
+    runtime: Arc<Runtime>,
+    pre: PluginPre<Sandbox>,
+    idle: Mutex<Vec<Instance>>,
+}
+
+/// Instances kept for reuse; more are made on demand and dropped after.
+const MAX_IDLE: usize = 64;
+
+impl Plugin {
+    /// Compiles (or loads from the cache), links and describes a component.
+    pub fn load(
+        runtime: &Arc<Runtime>,
+        file: &str,
+        wasm: &[u8],
+    ) -> Result<Arc<Plugin>, PluginError> {
+        let open = |reason: String| PluginError::Open {
+            file: file.to_string(),
+            reason,
+        };
+        let component = runtime.compile(file, wasm)?;
+        let mut linker = Linker::<Sandbox>::new(&runtime.engine);
+        Bindings::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |s| s)
+            .map_err(|e| open(root(&e)))?;
+        // WASI and anything else a component may import: present, but traps.
+        linker
+            .define_unknown_imports_as_traps(&component)
+            .map_err(|e| open(root(&e)))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .and_then(PluginPre::new)
+            .map_err(|e| open(root(&e)))?;
+        let mut plugin = Plugin {
+            file: file.to_string(),
+            functions: Vec::new(),
+            runtime: runtime.clone(),
+            pre,
+            idle: Mutex::new(Vec::new()),
+        };
+        let describe = Spec {
+            index: 0,
+            name: "describe".into(),
+            aggregate: false,
+            args: vec![],
+            returns: DataType::Bigint,
+            deterministic: true,
+            clock: false,
+            random: false,
+        };
+        let limits = Limits {
+            statement: None,
+            per_call: Duration::from_secs(5),
+        };
+        let described = plugin
+            .with_instance(&describe, limits, |i| {
+                i.bindings
+                    .floe_plugin_functions()
+                    .call_describe(&mut i.store)
+            })
+            .map_err(|e| open(e.to_string()))?;
+        plugin.functions = specs(described).map_err(open)?;
+        Ok(Arc::new(plugin))
+    }
+
+    pub fn function(&self, name: &str) -> Option<&Spec> {
+        self.functions
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
+    }
+
+    fn checkout(&self) -> Result<Instance, PluginError> {
+        if let Some(i) = self.idle.lock().ok().and_then(|mut v| v.pop()) {
+            return Ok(i);
+        }
+        let mut store = Store::new(
+            &self.runtime.engine,
+            Sandbox {
+                memory_limit: self.runtime.options.memory_limit,
+                memory_denied: false,
+                panic: None,
+                clock: false,
+                random: false,
+                deadline: None,
+                deadline_millis: 0,
+                timed_out: false,
+            },
+        );
+        store.limiter(|s| s);
+        store.epoch_deadline_callback(|mut ctx: StoreContextMut<Sandbox>| {
+            let s = ctx.data_mut();
+            if s.deadline.is_some_and(|d| Instant::now() >= d) {
+                s.timed_out = true;
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            Ok(UpdateDeadline::Continue(1))
+        });
+        store.set_epoch_deadline(1);
+        let bindings = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| PluginError::Open {
+                file: self.file.clone(),
+                reason: root(&e),
+            })?;
+        Ok(Instance { store, bindings })
+    }
+
+    fn checkin(&self, instance: Instance) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < MAX_IDLE
+        {
+            idle.push(instance);
+        }
+    }
+
+    /// Runs `f` on an instance prepared for one call of `spec`. An instance
+    /// whose call trapped is dropped; others go back to the pool.
+    fn with_instance<R>(
+        &self,
+        spec: &Spec,
+        limits: Limits,
+        f: impl FnOnce(&mut Instance) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        let mut instance = self.checkout()?;
+        self.prepare(&mut instance, spec, limits);
+        match f(&mut instance) {
+            Ok(r) => {
+                self.checkin(instance);
+                Ok(r)
+            }
+            Err(e) => Err(self.fault(&instance, spec, &e)),
+        }
+    }
+
+    fn prepare(&self, instance: &mut Instance, spec: &Spec, limits: Limits) {
+        let opts = &self.runtime.options;
+        let s = instance.store.data_mut();
+        s.memory_denied = false;
+        s.panic = None;
+        s.timed_out = false;
+        let (deadline, millis) = limits.deadline();
+        s.deadline = Some(deadline);
+        s.deadline_millis = millis;
+        // Capabilities only for functions that declared them, and only
+        // those this node grants.
+        s.clock = !spec.deterministic && spec.clock && opts.grant_clock;
+        s.random = !spec.deterministic && spec.random && opts.grant_random;
+        instance.store.set_epoch_deadline(1);
+    }
+
+    /// Why a call failed, from the sandbox's record of it.
+    fn fault(&self, instance: &Instance, spec: &Spec, e: &wasmtime::Error) -> PluginError {
+        let name = spec.name.clone();
+        let s = instance.store.data();
+        if let Some(message) = &s.panic {
+            return PluginError::Panic {
+                name,
+                message: message.clone(),
+            };
+        }
+        if s.timed_out || e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            return PluginError::Timeout {
+                name,
+                millis: s.deadline_millis,
+            };
+        }
+        if s.memory_denied {
+            return PluginError::Memory {
+                name,
+                limit_mib: s.memory_limit >> 20,
+            };
+        }
+        PluginError::Trap {
+            name,
+            message: root(e),
+        }
+    }
+
+    /// Evaluates a scalar function over one batch.
+    pub fn call(
+        &self,
+        spec: &Spec,
+        args: &[ArrayRef],
+        rows: usize,
+        limits: Limits,
+    ) -> Result<ArrayRef, PluginError> {
+        let lowered = lower(spec, args)?;
+        let params: Vec<_> = lowered.iter().map(Lowered::param).collect();
+        let result = self.with_instance(spec, limits, |i| {
+            i.bindings.floe_plugin_functions().call_call(
+                &mut i.store,
+                spec.index,
+                &params,
+                rows as u32,
+            )
+        })?;
+        let column = result.map_err(|message| PluginError::Failed {
+            name: spec.name.clone(),
+            message,
+        })?;
+        convert::lift(column, &spec.returns, rows).map_err(|message| PluginError::Contract {
+            name: spec.name.clone(),
+            message,
+        })
+    }
+
+    /// A new accumulator of an aggregate function, holding one instance for
+    /// its lifetime.
+    pub fn accumulator(
+        self: &Arc<Self>,
+        spec: &Spec,
+        limits: Limits,
+    ) -> Result<Accumulator, PluginError> {
+        let mut instance = self.checkout()?;
+        self.prepare(&mut instance, spec, limits);
+        let made = instance
+            .bindings
+            .floe_plugin_functions()
+            .accumulator()
+            .call_constructor(&mut instance.store, spec.index);
+        match made {
+            Ok(handle) => Ok(Accumulator {
+                plugin: self.clone(),
+                spec: spec.clone(),
+                instance: Some(instance),
+                handle: Some(handle),
+                limits,
+            }),
+            Err(e) => Err(self.fault(&instance, spec, &e)),
+        }
+    }
+}
+
+fn lower(spec: &Spec, args: &[ArrayRef]) -> Result<Vec<Lowered>, PluginError> {
+    if args.len() != spec.args.len() {
+        return Err(PluginError::Arguments {
+            name: spec.name.clone(),
+            reason: format!("it takes {} arguments, not {}", spec.args.len(), args.len()),
+        });
+    }
+    args.iter()
+        .zip(&spec.args)
+        .map(|(a, t)| {
+            let want = convert::arrow_type(t);
+            let a = if a.data_type() == &want {
+                a.clone()
+            } else {
+                arrow::compute::cast(a, &want).map_err(|e| PluginError::Arguments {
+                    name: spec.name.clone(),
+                    reason: format!(
+                        "an argument of type {} is not {}: {e}",
+                        a.data_type(),
+                        convert::sql_name(t)
+                    ),
+                })?
+            };
+            Lowered::new(&a).map_err(|reason| PluginError::Arguments {
+                name: spec.name.clone(),
+                reason,
+            })
+        })
+        .collect()
+}
+
+fn specs(described: Vec<Function>) -> Result<Vec<Spec>, String> {
+    let mut out: Vec<Spec> = Vec::with_capacity(described.len());
+    for (i, f) in described.into_iter().enumerate() {
+        let name = f.name.to_ascii_lowercase();
+        let ok_name = !name.is_empty()
+            && name.len() <= 64
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok_name {
+            return Err(format!("it describes a function named {:?}", f.name));
+        }
+        if out.iter().any(|s| s.name == name) {
+            return Err(format!("it describes '{name}' twice"));
+        }
+        if !f.args.iter().chain([&f.returns]).all(convert::valid_type) {
+            return Err(format!("'{name}' has an invalid DECIMAL type"));
+        }
+        let aggregate = matches!(f.kind, FunctionKind::Aggregate);
+        if aggregate && f.args.len() != 1 {
+            return Err(format!("aggregate '{name}' must take one argument"));
+        }
+        out.push(Spec {
+            index: i as u32,
+            name,
+            aggregate,
+            args: f.args,
+            returns: f.returns,
+            deterministic: f.deterministic,
+            clock: f.needs.contains(&Capability::Clock),
+            random: f.needs.contains(&Capability::Random),
+        });
+    }
+    Ok(out)
+}
+
+/// The per-group state of one aggregate over one stream of batches.
+pub struct Accumulator {
+    plugin: Arc<Plugin>,
+    spec: Spec,
+    instance: Option<Instance>,
+    handle: Option<ResourceAny>,
+    limits: Limits,
+}
+
+impl Accumulator {
+    /// Runs one method on the guest's accumulator; a trap poisons it.
+    fn run<R>(
+        &mut self,
+        f: impl FnOnce(
+            &Bindings,
+            &mut Store<Sandbox>,
+            ResourceAny,
+        ) -> wasmtime::Result<Result<R, String>>,
+    ) -> Result<R, PluginError> {
+        let (Some(instance), Some(handle)) = (self.instance.as_mut(), self.handle) else {
+            return Err(PluginError::Failed {
+                name: self.spec.name.clone(),
+                message: "the accumulator failed earlier".into(),
+            });
+        };
+        self.plugin.prepare(instance, &self.spec, self.limits);
+        match f(&instance.bindings, &mut instance.store, handle) {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(message)) => Err(PluginError::Failed {
+                name: self.spec.name.clone(),
+                message,
+            }),
+            Err(e) => {
+                let fault = self.plugin.fault(instance, &self.spec, &e);
+                self.instance = None;
+                self.handle = None;
+                Err(fault)
+            }
+        }
+    }
+
+    pub fn update(
+        &mut self,
+        groups: &[u32],
+        total: u32,
+        arg: &ArrayRef,
+    ) -> Result<(), PluginError> {
+        let lowered = lower(&self.spec, std::slice::from_ref(arg))?;
+        let params: Vec<_> = lowered.iter().map(Lowered::param).collect();
+        self.run(|b, store, h| {
+            b.floe_plugin_functions()
+                .accumulator()
+                .call_update(store, h, groups, total, &params)
+        })
+    }
+
+    /// States of the first `emit` groups, as a BINARY array.
+    pub fn state(&mut self, emit: usize) -> Result<ArrayRef, PluginError> {
+        let column = self.run(|b, store, h| {
+            b.floe_plugin_functions()
+                .accumulator()
+                .call_state(store, h, emit as u32)
+        })?;
+        convert::lift(column, &DataType::Varbinary, emit).map_err(|message| PluginError::Contract {
+            name: self.spec.name.clone(),
+            message,
+        })
+    }
+
+    pub fn merge(
+        &mut self,
+        groups: &[u32],
+        total: u32,
+        states: &ArrayRef,
+    ) -> Result<(), PluginError> {
+        let lowered = Lowered::new(states).map_err(|message| PluginError::Contract {
+            name: self.spec.name.clone(),
+            message,
+        })?;
+        self.run(|b, store, h| {
+            b.floe_plugin_functions().accumulator().call_merge(
+                store,
+                h,
+                groups,
+                total,
+                lowered.param(),
+            )
+        })
+    }
+
+    pub fn finish(&mut self, emit: usize) -> Result<ArrayRef, PluginError> {
+        let column = self.run(|b, store, h| {
+            b.floe_plugin_functions()
+                .accumulator()
+                .call_finish(store, h, emit as u32)
+        })?;
+        convert::lift(column, &self.spec.returns, emit).map_err(|message| PluginError::Contract {
+            name: self.spec.name.clone(),
+            message,
+        })
+    }
+}
+
+impl Drop for Accumulator {
+    fn drop(&mut self) {
+        if let (Some(mut instance), Some(handle)) = (self.instance.take(), self.handle.take()) {
+            // Freeing the guest's state is a call too: bound it like one.
+            let limits = Limits {
+                statement: None,
+                per_call: Duration::from_secs(1),
+            };
+            self.plugin.prepare(&mut instance, &self.spec, limits);
+            if handle.resource_drop(&mut instance.store).is_ok() {
+                self.plugin.checkin(instance);
+            }
+        }
+    }
+}
