@@ -113,7 +113,7 @@ pub async fn statement(s: &mut SqlSession, text: &str) -> Result<Outcome, SqlErr
         }
         return Err(err(PluginError::Exists(name)));
     }
-    if s.df.udf(&name).is_ok() || s.df.udaf(&name).is_ok() {
+    if s.df.udf(&name).is_ok() || s.df.udaf(&name).is_ok() || s.df.udwf(&name).is_ok() {
         return Err(SqlError::new(
             1585,
             "HY000",
@@ -220,6 +220,38 @@ pub fn status(s: &SqlSession, pattern: &Option<String>) -> Outcome {
     )
 }
 
+/// Registers one catalog entry's function, checking it against what the
+/// plugin describes now.
+fn register(s: &mut SqlSession, entry: &[u8]) {
+    let Ok(f) = serde_json::from_slice::<Installed>(entry) else {
+        tracing::warn!("an unreadable function entry in the catalog");
+        return;
+    };
+    let plugins = s.engine.plugins.clone();
+    let plugin = match tokio::task::block_in_place(|| plugins.plugin(&f)) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!("function {}: {e}", f.name);
+            return;
+        }
+    };
+    let spec = plugin
+        .function(&f.name)
+        .filter(|spec| spec.aggregate == f.aggregate && returns_fit(&f.returns, &spec.returns));
+    let Some(spec) = spec.cloned() else {
+        tracing::warn!("{} does not export {} as installed", f.soname, f.name);
+        return;
+    };
+    match udf::udf(&plugin, &spec, &s.limits) {
+        Udf::Scalar(u) => {
+            s.df.register_udf(u);
+        }
+        Udf::Aggregate(a) => {
+            s.df.register_udaf(a);
+        }
+    }
+}
+
 /// Registers the catalog's functions in the session's DataFusion context
 /// and removes dropped ones. Cheap when nothing changed: it compares the
 /// raw catalog entries.
@@ -240,36 +272,13 @@ pub fn sync(s: &mut SqlSession) {
             s.df.deregister_udaf(name);
         }
     }
-    let mut registered = Vec::with_capacity(entries.len());
+    let known = std::mem::take(&mut s.functions);
     for (key, value) in entries {
-        if s.functions.iter().any(|(k, v)| *k == key && *v == value) {
-            registered.push((key, value));
-            continue;
+        // Entries seen before are registered, or failed and were reported
+        // once: an entry that fails is not retried until it changes.
+        if !known.iter().any(|(k, v)| *k == key && *v == value) {
+            register(s, &value);
         }
-        let Ok(f) = serde_json::from_slice::<Installed>(&value) else {
-            continue;
-        };
-        let plugins = s.engine.plugins.clone();
-        let loaded = tokio::task::block_in_place(|| plugins.plugin(&f));
-        match loaded {
-            Ok(plugin) => {
-                let Some(spec) = plugin.function(&f.name).cloned() else {
-                    tracing::warn!("{} no longer exports {}", f.soname, f.name);
-                    continue;
-                };
-                match udf::udf(&plugin, &spec, &s.limits) {
-                    Udf::Scalar(u) => {
-                        s.df.register_udf(u);
-                    }
-                    Udf::Aggregate(a) => {
-                        s.df.register_udaf(a);
-                    }
-                }
-                registered.push((key, value));
-            }
-            // Not registered, so tried again at the next statement.
-            Err(e) => tracing::warn!("function {}: {e}", f.name),
-        }
+        s.functions.push((key, value));
     }
-    s.functions = registered;
 }

@@ -944,6 +944,7 @@ impl Session for SqlSession {
         let n = placeholders(sql).len();
         let probe = substitute(sql, &vec![Value::NULL; n])?;
         super::loadable::sync(self);
+        self.limits.start_statement(self.max_execution_time());
         let stmt = Self::classify(&probe)?;
         let columns = match stmt {
             Stmt::Sql(s, _) if matches!(*s, Statement::Query(_)) => {

@@ -78,6 +78,8 @@ pub struct Plugins {
     pub runtime: Arc<Runtime>,
     store: Arc<dyn BlobStore>,
     loaded: Mutex<HashMap<String, Arc<Plugin>>>,
+    /// Held while compiling, so concurrent sessions compile a plugin once.
+    loading: Mutex<()>,
 }
 
 impl Plugins {
@@ -89,6 +91,7 @@ impl Plugins {
             runtime: Runtime::new(options)?,
             store,
             loaded: Mutex::new(HashMap::new()),
+            loading: Mutex::new(()),
         }))
     }
 
@@ -117,6 +120,7 @@ impl Plugins {
         wasm: &[u8],
     ) -> Result<(String, Arc<Plugin>), PluginError> {
         let sha = hex(&Sha256::digest(wasm));
+        let _loading = self.loading.lock();
         if let Some(p) = self.loaded.lock().ok().and_then(|l| l.get(&sha).cloned()) {
             return Ok((sha, p));
         }

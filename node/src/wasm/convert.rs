@@ -294,11 +294,16 @@ pub fn lift(result: ColumnResult, declared: &DataType, rows: usize) -> Result<Ar
                 .chunks_exact(16)
                 .map(|b| i128::from_le_bytes(b.try_into().unwrap_or([0; 16])))
                 .collect();
-            Arc::new(
-                Decimal128Array::new(ScalarBuffer::from(values), nulls)
-                    .with_precision_and_scale(d.precision, d.scale)
-                    .map_err(|e| e.to_string())?,
-            )
+            let array = Decimal128Array::new(ScalarBuffer::from(values), nulls)
+                .with_precision_and_scale(d.precision, d.scale)
+                .map_err(|e| e.to_string())?;
+            array.validate_decimal_precision(d.precision).map_err(|e| {
+                format!(
+                    "a DECIMAL({},{}) value out of range: {e}",
+                    d.precision, d.scale
+                )
+            })?;
+            Arc::new(array)
         }
         (_, other) => {
             let got = match other {

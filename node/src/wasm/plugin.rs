@@ -15,7 +15,7 @@ use super::bindings::floe::plugin::types::{Capability, DataType, Function, Funct
 use super::bindings::{Plugin as Bindings, PluginPre};
 use super::convert::{self, Lowered};
 use super::error::PluginError;
-use super::runtime::{Runtime, root};
+use super::runtime::{Runtime, one_line, root};
 
 /// What one function of a plugin is, as it described itself.
 #[derive(Clone, Debug)]
@@ -56,6 +56,8 @@ impl Limits {
 /// A store's data: the sandbox's state for the current call.
 pub struct Sandbox {
     memory_limit: usize,
+    /// Linear memory of all the instance's memories together.
+    memory_used: usize,
     memory_denied: bool,
     panic: Option<String>,
     clock: bool,
@@ -68,13 +70,33 @@ pub struct Sandbox {
 impl ResourceLimiter for Sandbox {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let ok = desired <= self.memory_limit;
+        let total = self
+            .memory_used
+            .saturating_add(desired.saturating_sub(current));
+        let ok = total <= self.memory_limit;
+        if ok {
+            self.memory_used = total;
+        }
         self.memory_denied |= !ok;
         Ok(ok)
+    }
+
+    // A component built by cargo has a handful of each; bound them so the
+    // memory cap cannot be split across thousands.
+    fn instances(&self) -> usize {
+        64
+    }
+
+    fn memories(&self) -> usize {
+        8
+    }
+
+    fn tables(&self) -> usize {
+        64
     }
 
     fn table_growing(
@@ -89,7 +111,7 @@ impl ResourceLimiter for Sandbox {
 
 impl super::bindings::floe::plugin::host::Host for Sandbox {
     fn panic_message(&mut self, message: String) -> wasmtime::Result<()> {
-        self.panic = Some(super::runtime::one_line(&message));
+        self.panic = Some(one_line(&message));
         Ok(())
     }
 
@@ -129,6 +151,8 @@ pub struct Plugin {
 
 /// Instances kept for reuse; more are made on demand and dropped after.
 const MAX_IDLE: usize = 64;
+/// Instances holding more linear memory than this are not kept.
+const KEEP_MEMORY: usize = 16 << 20;
 
 impl Plugin {
     /// Compiles (or loads from the cache), links and describes a component.
@@ -199,12 +223,14 @@ impl Plugin {
             &self.runtime.engine,
             Sandbox {
                 memory_limit: self.runtime.options.memory_limit,
+                memory_used: 0,
                 memory_denied: false,
                 panic: None,
                 clock: false,
                 random: false,
-                deadline: None,
-                deadline_millis: 0,
+                // Start functions run during instantiation: bound them too.
+                deadline: Some(Instant::now() + self.runtime.options.call_timeout),
+                deadline_millis: self.runtime.options.call_timeout.as_millis() as u64,
                 timed_out: false,
             },
         );
@@ -229,6 +255,10 @@ impl Plugin {
     }
 
     fn checkin(&self, instance: Instance) {
+        // An instance whose memory grew large gives it back by going away.
+        if instance.store.data().memory_used > KEEP_MEMORY {
+            return;
+        }
         if let Ok(mut idle) = self.idle.lock()
             && idle.len() < MAX_IDLE
         {
@@ -275,16 +305,16 @@ impl Plugin {
     fn fault(&self, instance: &Instance, spec: &Spec, e: &wasmtime::Error) -> PluginError {
         let name = spec.name.clone();
         let s = instance.store.data();
-        if let Some(message) = &s.panic {
-            return PluginError::Panic {
-                name,
-                message: message.clone(),
-            };
-        }
         if s.timed_out || e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
             return PluginError::Timeout {
                 name,
                 millis: s.deadline_millis,
+            };
+        }
+        if let Some(message) = &s.panic {
+            return PluginError::Panic {
+                name,
+                message: message.clone(),
             };
         }
         if s.memory_denied {
@@ -319,7 +349,7 @@ impl Plugin {
         })?;
         let column = result.map_err(|message| PluginError::Failed {
             name: spec.name.clone(),
-            message,
+            message: one_line(&message),
         })?;
         convert::lift(column, &spec.returns, rows).map_err(|message| PluginError::Contract {
             name: spec.name.clone(),
@@ -449,7 +479,7 @@ impl Accumulator {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(message)) => Err(PluginError::Failed {
                 name: self.spec.name.clone(),
-                message,
+                message: one_line(&message),
             }),
             Err(e) => {
                 let fault = self.plugin.fault(instance, &self.spec, &e);

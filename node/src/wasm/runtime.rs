@@ -35,12 +35,38 @@ impl Default for PluginOptions {
     fn default() -> Self {
         PluginOptions {
             dir: None,
-            cache: Some(std::env::temp_dir().join(format!("floe-wasm-cache-{}", uid()))),
+            cache: Some(default_cache()),
             memory_limit: 64 << 20,
             call_timeout: Duration::from_secs(30),
             grant_clock: false,
             grant_random: false,
         }
+    }
+}
+
+/// `$XDG_CACHE_HOME/floe/wasm`, `~/.cache/floe/wasm`, or a per-user
+/// directory under the temp dir (used only if it proves private).
+fn default_cache() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("floe/wasm");
+    }
+    if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(h).join(".cache/floe/wasm");
+    }
+    std::env::temp_dir().join(format!("floe-wasm-cache-{}", uid()))
+}
+
+/// Whether `path` is a directory (or file) this user owns that nobody else
+/// can write: compiled code is only loaded from such places.
+fn private(path: &Path, dir: bool) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => {
+            m.uid() == uid()
+                && m.mode() & 0o022 == 0
+                && (if dir { m.is_dir() } else { m.is_file() })
+        }
+        Err(_) => false,
     }
 }
 
@@ -96,13 +122,14 @@ impl Runtime {
                 self.fingerprint
             ))
         });
-        if let Some(path) = cached.as_ref().filter(|p| p.exists()) {
-            // SAFETY: the file was written by `Component::serialize` of an
-            // engine with the same fingerprint into a directory only this
-            // user can write (created 0700 below); wasmtime checks its header.
-            if let Ok(c) = unsafe { Component::deserialize_file(&self.engine, path) } {
-                return Ok(c);
-            }
+        if let Some(path) = cached.as_ref().filter(|p| trusted(p))
+            // SAFETY: the artifact is native code, so it is only loaded from
+            // a file and directory this user owns and nobody else can write
+            // (`trusted`), written by `Component::serialize` of an engine with
+            // the same fingerprint; wasmtime checks its header and version.
+            && let Ok(c) = unsafe { Component::deserialize_file(&self.engine, path) }
+        {
+            return Ok(c);
         }
         let component = Component::new(&self.engine, wasm).map_err(|e| open(root(&e)))?;
         if let Some(path) = cached {
@@ -115,16 +142,32 @@ impl Runtime {
     }
 }
 
+fn trusted(artifact: &Path) -> bool {
+    artifact.parent().is_some_and(|d| private(d, true)) && private(artifact, false)
+}
+
 fn store_artifact(path: &Path, component: &Component) -> Result<(), Box<dyn std::error::Error>> {
-    use std::os::unix::fs::DirBuilderExt;
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = path.parent().ok_or("no parent")?;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)?;
+    if !private(dir, true) {
+        return Err(format!("{} is not private to this user", dir.display()).into());
+    }
     let bytes = component.serialize()?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp.{}.{seq}", std::process::id()));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(&bytes)?;
+    f.sync_all()?;
     std::fs::rename(&tmp, path)?;
     Ok(())
 }

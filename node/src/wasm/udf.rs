@@ -177,12 +177,9 @@ impl ScalarUDFImpl for WasmScalar {
             .args
             .iter()
             .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        // Constant arguments are evaluated once, as one row.
-        let n = if all_scalar && !args.args.is_empty() {
-            1
-        } else {
-            rows
-        };
+        // A deterministic function of constants is evaluated once, as one row.
+        let once = all_scalar && !args.args.is_empty() && self.0.spec.deterministic;
+        let n = if once { 1 } else { rows };
         let arrays = args
             .args
             .iter()
@@ -193,7 +190,7 @@ impl ScalarUDFImpl for WasmScalar {
             .limits
             .guard(|limits| id.plugin.call(&id.spec, &arrays, n, limits))?;
         let out = as_result(&id.spec, out)?;
-        if n == 1 && all_scalar && !args.args.is_empty() {
+        if once {
             Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
         } else {
             Ok(ColumnarValue::Array(out))
@@ -387,6 +384,12 @@ impl GroupsAccumulator for WasmGroups {
 struct OneGroup(WasmGroups);
 
 impl OneGroup {
+    /// Puts group 0 back from a state snapshot.
+    fn restore(&mut self, snapshot: &ArrayRef) -> Result<()> {
+        self.0.groups = 1;
+        self.0.acc.merge(&[0], 1, snapshot).map_err(external)
+    }
+
     /// Makes sure the plugin holds group 0, even with no rows seen.
     fn touch(&mut self) -> Result<()> {
         if self.0.groups == 0 {
@@ -403,9 +406,14 @@ impl Accumulator for OneGroup {
         self.0.update_batch(values, &vec![0; rows], None, 1)
     }
 
+    /// DataFusion may evaluate again after more rows (window frames), so
+    /// the group's state is kept: snapshot, finish, restore.
     fn evaluate(&mut self) -> Result<ScalarValue> {
         self.touch()?;
+        let snapshot = self.0.acc.state(1).map_err(external)?;
+        self.restore(&snapshot)?;
         let out = self.0.evaluate(EmitTo::All)?;
+        self.restore(&snapshot)?;
         ScalarValue::try_from_array(&out, 0)
     }
 

@@ -23,18 +23,10 @@ pub fn hash_bytes(bytes: &[u8]) -> u64 {
     mix(h)
 }
 
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Hll {
     /// Empty until the first value, so empty groups cost nothing.
     registers: Vec<u8>,
-}
-
-impl Default for Hll {
-    fn default() -> Self {
-        Hll {
-            registers: Vec::new(),
-        }
-    }
 }
 
 impl Hll {

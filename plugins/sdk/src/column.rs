@@ -16,7 +16,7 @@ pub struct DateTime(pub i64);
 impl DateTime {
     /// The hour of the day, 0..=23.
     pub fn hour(self) -> u32 {
-        (self.0.div_euclid(3_600_000_000) % 24) as u32
+        self.0.div_euclid(3_600_000_000).rem_euclid(24) as u32
     }
 }
 
@@ -85,7 +85,7 @@ impl Nulls {
         if !is_valid && self.bits.is_none() {
             // All rows so far were valid.
             let mut bits = vec![0xFFu8; row.div_ceil(8)];
-            if row % 8 != 0 {
+            if !row.is_multiple_of(8) {
                 let last = bits.len() - 1;
                 bits[last] = (1u8 << (row % 8)) - 1;
             }

@@ -52,6 +52,7 @@ impl PluginDir {
         let built = built_plugins();
         let dir = tempfile::tempdir().unwrap();
         for name in [
+            "ad_metrics",
             "daypart",
             "pii_mask",
             "brand_match",
@@ -106,6 +107,9 @@ const INSTALL: &[&str] = &[
     "CREATE FUNCTION brand_key RETURNS STRING SONAME 'brand_match.wasm'",
     "CREATE FUNCTION brand_similarity RETURNS REAL SONAME 'brand_match.wasm'",
     "CREATE FUNCTION brand_match RETURNS INTEGER SONAME 'brand_match.wasm'",
+    "CREATE FUNCTION cpm RETURNS DECIMAL SONAME 'ad_metrics.wasm'",
+    "CREATE FUNCTION week_start RETURNS STRING SONAME 'ad_metrics.wasm'",
+    "CREATE FUNCTION creative_id RETURNS STRING SONAME 'ad_metrics.wasm'",
     "CREATE AGGREGATE FUNCTION hll_distinct RETURNS INTEGER SONAME 'approx_distinct.wasm'",
     "CREATE AGGREGATE FUNCTION hll_distinct_text RETURNS INTEGER SONAME 'approx_distinct.wasm'",
 ];
@@ -204,6 +208,34 @@ async fn check_answers(c: &mut Conn) {
         .unwrap()
         .unwrap();
     assert_eq!((similar, matched, unmatched), (0.75, 1, 0));
+    // DECIMAL, DATE and VARBINARY in and out.
+    let exact: (String, String, Option<String>, String, String) = c
+        .query_first(
+            "SELECT cpm(1234.56, 1000), cpm(10, 3), cpm(5, 0), week_start('2026-11-27'), \
+             HEX(creative_id(x'00'))",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        exact,
+        (
+            "1234.5600".into(),
+            "3333.3333".into(),
+            None,
+            "2026-11-23".into(),
+            "AF63BD4C8601B7DF".into()
+        )
+    );
+    let weeks: Vec<(String, i64)> = c
+        .query(
+            "SELECT week_start(DATE(aired_at)) AS w, COUNT(*) FROM ads.airings \
+             GROUP BY w ORDER BY w LIMIT 2",
+        )
+        .await
+        .unwrap();
+    assert_eq!(weeks[0].0, "2026-02-23");
+    assert_eq!(weeks[1].0, "2026-03-02");
     // The aggregate: whole table, per group (parallel partitions merge), on text.
     let distinct: i64 = one(c, "SELECT hll_distinct(viewer) FROM ads.airings").await;
     assert!((2900..=3100).contains(&distinct), "hll_distinct {distinct}");
@@ -275,7 +307,7 @@ fn installed_functions_answer_on_primary_and_readers_and_survive_restarts() {
         assert_eq!(listed.len(), INSTALL.len());
         // Installing compiled each plugin once into the local cache.
         let cached = std::fs::read_dir(plugins.cache.path()).unwrap().count();
-        assert_eq!(cached, 4, "one compiled artifact per plugin file");
+        assert_eq!(cached, 5, "one compiled artifact per plugin file");
 
         let early_pool = pool(early.port());
         let mut r = early_pool.get_conn().await.unwrap();

@@ -19,7 +19,54 @@ pub fn functions() -> Vec<MySqlFn> {
         MySqlFn::new("concat", 1..=usize::MAX, text, concat),
         MySqlFn::new("length", 1..=1, int, |c| lengths(c, |s| s.len())).aliases(&["octet_length"]),
         MySqlFn::new("locate", 2..=3, int, locate),
+        MySqlFn::new("hex", 1..=1, text, hex),
     ]
+}
+
+/// HEX(): integers in base 16 (two's complement for negatives, as MySQL's
+/// BIGINT UNSIGNED conversion), strings and binaries byte by byte, upper case.
+fn hex(c: &Call) -> Result<ArrayRef> {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let a = &c.args[0];
+    let out: StringArray = match a.data_type() {
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => {
+            let v = cast(a, &DataType::Int64)?;
+            v.as_primitive::<arrow::datatypes::Int64Type>()
+                .iter()
+                .map(|v| v.map(|v| format!("{:X}", v as u64)))
+                .collect()
+        }
+        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => {
+            let v = cast(a, &DataType::UInt64)?;
+            v.as_primitive::<arrow::datatypes::UInt64Type>()
+                .iter()
+                .map(|v| v.map(|v| format!("{v:X}")))
+                .collect()
+        }
+        _ => {
+            let b = match a.data_type() {
+                DataType::Binary => a.clone(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+                    cast(a, &DataType::Binary)?
+                }
+                _ => cast(&cast(a, &DataType::Utf8)?, &DataType::Binary)?,
+            };
+            b.as_binary::<i32>()
+                .iter()
+                .map(|b| {
+                    b.map(|b| {
+                        let mut s = String::with_capacity(b.len() * 2);
+                        for x in b {
+                            s.push(DIGITS[(x >> 4) as usize] as char);
+                            s.push(DIGITS[(x & 15) as usize] as char);
+                        }
+                        s
+                    })
+                })
+                .collect()
+        }
+    };
+    Ok(Arc::new(out))
 }
 
 /// Each value as MySQL prints it (NULL stays NULL).
