@@ -363,7 +363,9 @@ fn main() {
             "case", "wasm ms", "native ms", "ratio"
         );
         let mut ratios = Vec::new();
-        for (name, sql) in cases {
+        // FLOE_BENCH_CASES=daypart runs only the cases whose name contains it.
+        let only = std::env::var("FLOE_BENCH_CASES").unwrap_or_default();
+        for (name, sql) in cases.into_iter().filter(|(n, _)| n.contains(only.as_str())) {
             let (wasm, a) = time(&ctx, &sql.replace("{f}", "")).await;
             let (native, b) = time(&ctx, &sql.replace("{f}", "native_")).await;
             let ratio = wasm.as_secs_f64() / native.as_secs_f64();

@@ -3,6 +3,8 @@
 //! `DROP FUNCTION`, `SHOW FUNCTION STATUS`, and keeping each session's
 //! DataFusion context in step with the functions the catalog holds.
 
+use std::ops::Bound;
+
 use datafusion::execution::FunctionRegistry;
 
 use super::session::{SqlSession, text_rows};
@@ -256,15 +258,23 @@ fn register(s: &mut SqlSession, entry: &[u8]) {
 /// and removes dropped ones. Cheap when nothing changed: it compares the
 /// raw catalog entries.
 pub fn sync(s: &mut SqlSession) {
+    // The common case, nothing changed, compares in place without allocating.
+    let known = &s.functions;
+    let unchanged = s.engine.with_meta(|m| {
+        m.range::<str, _>((Bound::Included(catalog::PREFIX), Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(catalog::PREFIX))
+            .map(|(k, v)| (k.as_str(), v.as_slice()))
+            .eq(known.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
+    });
+    if unchanged {
+        return;
+    }
     let entries: Vec<(String, Vec<u8>)> = s.engine.with_meta(|m| {
         m.range(catalog::PREFIX.to_string()..)
             .take_while(|(k, _)| k.starts_with(catalog::PREFIX))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     });
-    if entries == s.functions {
-        return;
-    }
     for (key, value) in &s.functions {
         if !entries.iter().any(|(k, v)| k == key && v == value) {
             let name = &key[catalog::PREFIX.len()..];

@@ -336,10 +336,47 @@ macro_rules! bytes_param {
     };
 }
 
-// floe sends valid UTF-8; a value that is not becomes NULL rather than a panic.
-bytes_param!(&'a str, Varchar, DataType::Varchar, "VARCHAR", |b| {
-    std::str::from_utf8(b).ok()
-});
+/// VARCHAR arguments: the batch's bytes are checked as UTF-8 once, then each
+/// value is a slice of them (NULL if floe ever sent a slice off a character
+/// boundary, rather than a panic).
+impl<'a> Param<'a> for &'a str {
+    type View = (&'a [u32], &'a str, Option<&'a [u8]>);
+    fn data_type() -> DataType {
+        DataType::Varchar
+    }
+    fn view(column: &'a Column) -> Result<Self::View, String> {
+        match &column.values {
+            Values::Varchar(c) => {
+                let text = std::str::from_utf8(&c.data)
+                    .map_err(|e| format!("a VARCHAR argument is not UTF-8: {e}"))?;
+                Ok((&c.offsets, text, column.validity.as_deref()))
+            }
+            other => Err(mismatch("VARCHAR", other)),
+        }
+    }
+    #[inline]
+    fn get(view: &Self::View, row: usize) -> Option<Self> {
+        if !valid(view.2, row) {
+            return None;
+        }
+        let (start, end) = (*view.0.get(row)? as usize, *view.0.get(row + 1)? as usize);
+        view.1.get(start..end)
+    }
+}
+
+impl<'a> Param<'a> for Option<&'a str> {
+    type View = (&'a [u32], &'a str, Option<&'a [u8]>);
+    fn data_type() -> DataType {
+        DataType::Varchar
+    }
+    fn view(column: &'a Column) -> Result<Self::View, String> {
+        <&'a str as Param<'a>>::view(column)
+    }
+    #[inline]
+    fn get(view: &Self::View, row: usize) -> Option<Self> {
+        Some(<&'a str as Param<'a>>::get(view, row))
+    }
+}
 bytes_param!(&'a [u8], Varbinary, DataType::Varbinary, "VARBINARY", |b| {
     Some(b)
 });
