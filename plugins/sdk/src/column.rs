@@ -79,6 +79,7 @@ pub struct Nulls {
 }
 
 impl Nulls {
+    #[inline]
     fn push(&mut self, is_valid: bool) {
         let row = self.rows;
         self.rows += 1;
@@ -115,6 +116,7 @@ pub struct Fixed<K: FixedKind> {
 }
 
 impl<K: FixedKind> Fixed<K> {
+    #[inline]
     fn push_value(&mut self, v: K::Raw) {
         self.values.push(v);
         self.nulls.push(true);
@@ -149,6 +151,7 @@ pub struct Bytes {
 }
 
 impl Bytes {
+    #[inline]
     fn push_value(&mut self, v: &[u8]) {
         self.data.extend_from_slice(v);
         self.offsets.push(self.data.len() as u32);
