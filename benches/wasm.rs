@@ -134,12 +134,6 @@ struct NativeHll(Signature);
 #[derive(Debug, Default)]
 struct NativeGroups(Vec<hll::Hll>);
 
-impl std::fmt::Debug for hll::Hll {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Hll")
-    }
-}
-
 impl NativeGroups {
     fn take(&mut self, emit: EmitTo) -> Vec<hll::Hll> {
         let n = match emit {
@@ -266,7 +260,8 @@ fn register_wasm(ctx: &SessionContext, runtime: &Arc<Runtime>, dir: &Path) {
         ("approx_distinct.wasm", &["hll_distinct"][..]),
     ] {
         let wasm = std::fs::read(dir.join(file)).expect("plugin file");
-        let plugin = Plugin::load(runtime, file, &wasm).expect("plugin loads");
+        let sha = floe::wasm::runtime::digest(&wasm);
+        let plugin = Plugin::load(runtime, file, &sha, &wasm).expect("plugin loads");
         for name in names {
             let spec = plugin.function(name).expect("exported").clone();
             match udf(&plugin, &spec, &limits) {

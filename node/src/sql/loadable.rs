@@ -3,8 +3,6 @@
 //! `DROP FUNCTION`, `SHOW FUNCTION STATUS`, and keeping each session's
 //! DataFusion context in step with the functions the catalog holds.
 
-use std::ops::Bound;
-
 use datafusion::execution::FunctionRegistry;
 
 use super::session::{SqlSession, text_rows};
@@ -260,21 +258,17 @@ fn register(s: &mut SqlSession, entry: &[u8]) {
 pub fn sync(s: &mut SqlSession) {
     // The common case, nothing changed, compares in place without allocating.
     let known = &s.functions;
-    let unchanged = s.engine.with_meta(|m| {
-        m.range::<str, _>((Bound::Included(catalog::PREFIX), Bound::Unbounded))
-            .take_while(|(k, _)| k.starts_with(catalog::PREFIX))
-            .map(|(k, v)| (k.as_str(), v.as_slice()))
-            .eq(known.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
+    let changed: Option<Vec<(String, Vec<u8>)>> = s.engine.with_meta(|m| {
+        let same = catalog::entries(m).eq(known.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
+        (!same).then(|| {
+            catalog::entries(m)
+                .map(|(k, v)| (k.to_string(), v.to_vec()))
+                .collect()
+        })
     });
-    if unchanged {
+    let Some(entries) = changed else {
         return;
-    }
-    let entries: Vec<(String, Vec<u8>)> = s.engine.with_meta(|m| {
-        m.range(catalog::PREFIX.to_string()..)
-            .take_while(|(k, _)| k.starts_with(catalog::PREFIX))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    });
+    };
     for (key, value) in &s.functions {
         if !entries.iter().any(|(k, v)| k == key && v == value) {
             let name = &key[catalog::PREFIX.len()..];

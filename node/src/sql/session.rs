@@ -341,8 +341,7 @@ impl SqlSession {
         df.register_udf(udf_u64("last_insert_id", move || {
             s.lock().map(|s| s.last_insert_id).unwrap_or(0)
         }));
-        let limits =
-            crate::wasm::udf::SessionLimits::new(engine.plugins.runtime.options.call_timeout);
+        let limits = crate::wasm::udf::SessionLimits::new(engine.plugins.options.call_timeout);
         Ok(SqlSession {
             engine,
             ctx,

@@ -5,16 +5,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use floe_storage::blob::BlobStore;
 use floe_storage::record::Ddl;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::error::PluginError;
 use super::plugin::Plugin;
-use super::runtime::{PluginOptions, Runtime, hex};
+use super::runtime::{PluginOptions, Runtime, digest};
 
 pub const PREFIX: &str = "function/";
 
@@ -60,10 +59,19 @@ pub fn blob_key(sha256: &str) -> String {
     format!("plugins/{sha256}.wasm")
 }
 
+/// The catalog's function entries (key, JSON), in key order.
+pub fn entries(meta: &BTreeMap<String, Vec<u8>>) -> impl Iterator<Item = (&str, &[u8])> {
+    meta.range::<str, _>((
+        std::ops::Bound::Included(PREFIX),
+        std::ops::Bound::Unbounded,
+    ))
+    .take_while(|(k, _)| k.starts_with(PREFIX))
+    .map(|(k, v)| (k.as_str(), v.as_slice()))
+}
+
 /// The functions installed in a catalog, by name.
 pub fn installed(meta: &BTreeMap<String, Vec<u8>>) -> Vec<Installed> {
-    meta.range(PREFIX.to_string()..)
-        .take_while(|(k, _)| k.starts_with(PREFIX))
+    entries(meta)
         .filter_map(|(_, v)| serde_json::from_slice(v).ok())
         .collect()
 }
@@ -75,7 +83,10 @@ pub fn find(meta: &BTreeMap<String, Vec<u8>>, name: &str) -> Option<Installed> {
 
 /// The node's plugins: the runtime and what it has loaded, by content hash.
 pub struct Plugins {
-    pub runtime: Arc<Runtime>,
+    pub options: PluginOptions,
+    /// Made at the first plugin this node loads: a node without plugins
+    /// pays for no engine and no epoch thread.
+    runtime: OnceLock<Arc<Runtime>>,
     store: Arc<dyn BlobStore>,
     loaded: Mutex<HashMap<String, Arc<Plugin>>>,
     /// Held while compiling, so concurrent sessions compile a plugin once.
@@ -88,7 +99,8 @@ impl Plugins {
         store: Arc<dyn BlobStore>,
     ) -> Result<Arc<Plugins>, PluginError> {
         Ok(Arc::new(Plugins {
-            runtime: Runtime::new(options)?,
+            options,
+            runtime: OnceLock::new(),
             store,
             loaded: Mutex::new(HashMap::new()),
             loading: Mutex::new(()),
@@ -101,7 +113,7 @@ impl Plugins {
         if soname.is_empty() || soname.contains(['/', '\\']) || soname == "." || soname == ".." {
             return Err(PluginError::Path);
         }
-        let Some(dir) = &self.runtime.options.dir else {
+        let Some(dir) = &self.options.dir else {
             return Err(PluginError::Open {
                 file: soname.to_string(),
                 reason: "this node has no --plugin-dir".into(),
@@ -119,12 +131,19 @@ impl Plugins {
         file: &str,
         wasm: &[u8],
     ) -> Result<(String, Arc<Plugin>), PluginError> {
-        let sha = hex(&Sha256::digest(wasm));
+        let sha = digest(wasm);
         let _loading = self.loading.lock();
         if let Some(p) = self.loaded.lock().ok().and_then(|l| l.get(&sha).cloned()) {
             return Ok((sha, p));
         }
-        let plugin = Plugin::load(&self.runtime, file, wasm)?;
+        let runtime = match self.runtime.get() {
+            Some(r) => r.clone(),
+            None => {
+                let r = Runtime::new(self.options.clone())?;
+                self.runtime.get_or_init(|| r).clone()
+            }
+        };
+        let plugin = Plugin::load(&runtime, file, &sha, wasm)?;
         if let Ok(mut l) = self.loaded.lock() {
             l.insert(sha.clone(), plugin.clone());
         }
@@ -161,7 +180,7 @@ impl Plugins {
             .get(&f.blob_key())
             .map_err(|e| open(e.to_string()))?
             .ok_or_else(|| open(format!("{} is missing from the volume", f.blob_key())))?;
-        if hex(&Sha256::digest(&wasm)) != f.sha256 {
+        if digest(&wasm) != f.sha256 {
             return Err(open(format!("{} is corrupt", f.blob_key())));
         }
         Ok(self.load_bytes(&f.soname, &wasm)?.1)

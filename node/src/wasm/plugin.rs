@@ -135,6 +135,12 @@ impl super::bindings::floe::plugin::host::Host for Sandbox {
 
 impl super::bindings::floe::plugin::types::Host for Sandbox {}
 
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Plugin({})", self.file)
+    }
+}
+
 struct Instance {
     store: Store<Sandbox>,
     bindings: Bindings,
@@ -155,17 +161,19 @@ const MAX_IDLE: usize = 64;
 const KEEP_MEMORY: usize = 16 << 20;
 
 impl Plugin {
-    /// Compiles (or loads from the cache), links and describes a component.
+    /// Compiles (or loads from the cache), links and describes a component
+    /// whose content hash is `sha`.
     pub fn load(
         runtime: &Arc<Runtime>,
         file: &str,
+        sha: &str,
         wasm: &[u8],
     ) -> Result<Arc<Plugin>, PluginError> {
         let open = |reason: String| PluginError::Open {
             file: file.to_string(),
             reason,
         };
-        let component = runtime.compile(file, wasm)?;
+        let component = runtime.compile(file, sha, wasm)?;
         let mut linker = Linker::<Sandbox>::new(&runtime.engine);
         Bindings::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |s| s)
             .map_err(|e| open(root(&e)))?;

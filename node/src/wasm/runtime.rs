@@ -113,19 +113,17 @@ impl Runtime {
         }))
     }
 
-    /// Compiles a component, or loads it from the local cache.
-    pub fn compile(&self, file: &str, wasm: &[u8]) -> Result<Component, PluginError> {
+    /// Compiles a component (`sha` is its [`digest`]), or loads it from the local cache.
+    pub fn compile(&self, file: &str, sha: &str, wasm: &[u8]) -> Result<Component, PluginError> {
         let open = |reason: String| PluginError::Open {
             file: file.to_string(),
             reason,
         };
-        let cached = self.options.cache.as_ref().map(|dir| {
-            dir.join(format!(
-                "{}-{:016x}.cwasm",
-                hex(&Sha256::digest(wasm)),
-                self.fingerprint
-            ))
-        });
+        let cached = self
+            .options
+            .cache
+            .as_ref()
+            .map(|dir| dir.join(format!("{sha}-{:016x}.cwasm", self.fingerprint)));
         if let Some(path) = cached.as_ref().filter(|p| trusted(p))
             // SAFETY: the artifact is native code, so it is only loaded from
             // a file and directory this user owns and nobody else can write
@@ -176,8 +174,9 @@ fn store_artifact(path: &Path, component: &Component) -> Result<(), Box<dyn std:
     Ok(())
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// A plugin's content hash, lower-case hex: its name on the volume and in the cache.
+pub fn digest(wasm: &[u8]) -> String {
+    floe_storage::hex::encode(&Sha256::digest(wasm))
 }
 
 /// The innermost message of a wasmtime error, as one printable line.

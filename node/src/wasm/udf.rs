@@ -116,12 +116,12 @@ fn result_type(spec: &Spec) -> DataType {
     }
 }
 
-fn as_result(spec: &Spec, array: ArrayRef) -> Result<ArrayRef> {
-    let want = result_type(spec);
-    if array.data_type() == &want {
+/// A plugin's result as its SQL type (see [`result_type`]).
+fn as_sql(array: ArrayRef, want: &DataType) -> Result<ArrayRef> {
+    if array.data_type() == want {
         Ok(array)
     } else {
-        Ok(arrow::compute::cast(&array, &want)?)
+        Ok(arrow::compute::cast(&array, want)?)
     }
 }
 
@@ -146,12 +146,6 @@ impl Hash for Identity {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.spec.name.hash(state);
         (Arc::as_ptr(&self.plugin) as usize).hash(state);
-    }
-}
-
-impl std::fmt::Debug for Plugin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Plugin({})", self.file)
     }
 }
 
@@ -189,7 +183,7 @@ impl ScalarUDFImpl for WasmScalar {
         let out = id
             .limits
             .guard(|limits| id.plugin.call(&id.spec, &arrays, n, limits))?;
-        let out = as_result(&id.spec, out)?;
+        let out = as_sql(out, &result_type(&id.spec))?;
         if once {
             Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
         } else {
@@ -332,12 +326,7 @@ impl GroupsAccumulator for WasmGroups {
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
         let n = self.emit_count(emit_to);
-        let out = self.acc.finish(n).map_err(external)?;
-        if out.data_type() == &self.result {
-            Ok(out)
-        } else {
-            Ok(arrow::compute::cast(&out, &self.result)?)
-        }
+        as_sql(self.acc.finish(n).map_err(external)?, &self.result)
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {

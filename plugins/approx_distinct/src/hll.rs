@@ -23,7 +23,7 @@ pub fn hash_bytes(bytes: &[u8]) -> u64 {
     mix(h)
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Hll {
     /// Empty until the first value, so empty groups cost nothing.
     registers: Vec<u8>,

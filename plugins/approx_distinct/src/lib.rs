@@ -7,34 +7,44 @@ pub mod hll;
 use floe_plugin::Aggregate;
 use hll::Hll;
 
-#[derive(Default)]
-struct DistinctInts(Hll);
+/// What a distinct count hashes: its SQL argument type and how.
+trait Key: 'static {
+    type Input<'a>: floe_plugin::Param<'a>;
+    fn hash(value: Self::Input<'_>) -> u64;
+}
 
-impl Aggregate for DistinctInts {
+struct Ints;
+
+impl Key for Ints {
     type Input<'a> = i64;
-    type Output = i64;
-    fn update(&mut self, value: i64) {
-        self.0.add_hash(hll::mix(value as u64));
-    }
-    fn state(&self) -> Vec<u8> {
-        self.0.bytes().to_vec()
-    }
-    fn merge(&mut self, state: &[u8]) -> Result<(), String> {
-        self.0.merge_bytes(state)
-    }
-    fn finish(&self) -> i64 {
-        self.0.estimate()
+    fn hash(value: i64) -> u64 {
+        hll::mix(value as u64)
     }
 }
 
-#[derive(Default)]
-struct DistinctText(Hll);
+struct Text;
 
-impl Aggregate for DistinctText {
+impl Key for Text {
     type Input<'a> = &'a str;
+    fn hash(value: &str) -> u64 {
+        hll::hash_bytes(value.as_bytes())
+    }
+}
+
+/// One group's sketch of the values of key type `K`.
+struct Distinct<K>(Hll, std::marker::PhantomData<K>);
+
+impl<K> Default for Distinct<K> {
+    fn default() -> Self {
+        Distinct(Hll::default(), std::marker::PhantomData)
+    }
+}
+
+impl<K: Key> Aggregate for Distinct<K> {
+    type Input<'a> = K::Input<'a>;
     type Output = i64;
-    fn update(&mut self, value: &str) {
-        self.0.add_hash(hll::hash_bytes(value.as_bytes()));
+    fn update(&mut self, value: K::Input<'_>) {
+        self.0.add_hash(K::hash(value));
     }
     fn state(&self) -> Vec<u8> {
         self.0.bytes().to_vec()
@@ -50,7 +60,7 @@ impl Aggregate for DistinctText {
 floe_plugin::export! {
     scalar: [],
     aggregate: [
-        hll_distinct = DistinctInts,
-        hll_distinct_text = DistinctText,
+        hll_distinct = Distinct<Ints>,
+        hll_distinct_text = Distinct<Text>,
     ],
 }
