@@ -503,15 +503,16 @@ fn target_table(
     table(s, &snap, name)
 }
 
-/// `WHERE pk = literal`: the statement's scan reads only the row the key
-/// index names (or none), when that is exactly what its snapshot holds.
+/// `WHERE` on a primary-key range (`pk = v`, `pk BETWEEN a AND b`,
+/// `pk IN (...)`): the statement's scan reads only the rows the key index
+/// names, when that is exactly what its snapshot holds in the range.
 fn restrict_to_key(
     s: &SqlSession,
     w: &mut WriteState,
     t: &TableRef,
     selection: Option<&SqlExpr>,
 ) -> Result<(), SqlError> {
-    let Some(key) = super::point::primary_key_value(&t.meta, selection) else {
+    let Some(bounds) = super::keyrange::bounds(&t.meta, selection) else {
         return Ok(());
     };
     let snap = s
@@ -520,19 +521,11 @@ fn restrict_to_key(
         .unwrap_or_else(|e| e.into_inner())
         .snap
         .clone();
-    match s.engine.primary_key_row(w, t.id, key)? {
-        Some(id)
-            if snap
-                .tables
-                .get(&t.id)
-                .is_some_and(|ts| ts.is_live(super::provider::addr(id))) =>
-        {
-            s.restrict_view(t.id, vec![id])
-        }
-        // Under the write lock a statement of its own sees the newest
-        // state, which the index describes: no such key, no row.
-        None if s.txn.is_none() => s.restrict_view(t.id, Vec::new()),
-        _ => {}
+    if let Some(rows) =
+        s.engine
+            .primary_key_rows(w, &snap, t.id, &bounds, super::keyrange::MAX_ROWS)?
+    {
+        s.restrict_view(t.id, rows);
     }
     Ok(())
 }

@@ -15,9 +15,10 @@ use floe_storage::record::Ddl;
 use floe_storage::replica::Replica;
 use floe_storage::state::State;
 use floe_storage::writer::VolumeWriter;
-use floe_storage::{Record, Snapshot, TableId, Txn, TxnOp};
+use floe_storage::{Lsn, Record, Snapshot, TableId, Txn, TxnOp};
 
 use super::catalog::{self, Account, TableMeta};
+use super::keyrange::{self, KeyBounds};
 use super::provider::{PENDING, addr, rowid};
 use super::session::SqlSession;
 use crate::mysql::auth::{Credentials, Plugin};
@@ -41,13 +42,19 @@ impl WriteSet {
     }
 }
 
-/// One unique key's index: encoded key -> row id.
+/// One unique key's index: encoded key -> row id, in key order (the
+/// encoding preserves the columns' order, so ranges of keys are ranges here).
 struct KeyIndex {
     name: String,
     columns: Vec<usize>,
     converter: RowConverter,
-    map: HashMap<Vec<u8>, u64>,
+    map: BTreeMap<Vec<u8>, u64>,
 }
+
+/// Primary keys that stopped naming the row they named (deleted or
+/// updated rows), with the lsn of the change: a snapshot older than the
+/// change still sees the old row, which the index has forgotten.
+const MAX_CHANGED_KEYS: usize = 1 << 16;
 
 struct TableKeys {
     /// The table's SQL name, for duplicate-key messages.
@@ -55,6 +62,26 @@ struct TableKeys {
     keys: Vec<KeyIndex>,
     /// The next AUTO_INCREMENT value (never reused, even after a rollback).
     next_auto: i128,
+    /// Primary keys changed after `horizon`, with the lsn of their last change.
+    changed: BTreeMap<Vec<u8>, Lsn>,
+    /// Changes up to this lsn are not in `changed`: older snapshots cannot
+    /// use the index.
+    horizon: Lsn,
+}
+
+impl TableKeys {
+    fn primary(&self) -> Option<&KeyIndex> {
+        self.keys.first().filter(|k| k.name == "PRIMARY")
+    }
+
+    /// Notes that primary key `key` changed at `lsn`.
+    fn changed(&mut self, key: Vec<u8>, lsn: Lsn) {
+        if self.changed.len() >= MAX_CHANGED_KEYS {
+            self.changed.clear();
+            self.horizon = lsn;
+        }
+        self.changed.insert(key, lsn);
+    }
 }
 
 #[derive(Default)]
@@ -78,6 +105,8 @@ pub struct SqlEngine {
     pub started: Instant,
     /// Point lookups answered from the key index (SHOW STATUS).
     pub point_lookups: std::sync::atomic::AtomicU64,
+    /// Statements whose scan the primary-key index narrowed (SHOW STATUS).
+    pub key_range_reads: std::sync::atomic::AtomicU64,
 }
 
 pub fn deadlock() -> SqlError {
@@ -111,7 +140,7 @@ impl KeyIndex {
             name,
             columns,
             converter: RowConverter::new(fields).map_err(|e| SqlError::internal(e.to_string()))?,
-            map: HashMap::new(),
+            map: BTreeMap::new(),
         })
     }
 
@@ -159,6 +188,7 @@ impl SqlEngine {
             write: tokio::sync::Mutex::new(WriteState::default()),
             started: Instant::now(),
             point_lookups: Default::default(),
+            key_range_reads: Default::default(),
         }
     }
 
@@ -234,6 +264,12 @@ impl SqlEngine {
                     (
                         "floe_point_lookups",
                         self.point_lookups
+                            .load(std::sync::atomic::Ordering::Relaxed)
+                            .to_string(),
+                    ),
+                    (
+                        "floe_key_range_reads",
+                        self.key_range_reads
                             .load(std::sync::atomic::Ordering::Relaxed)
                             .to_string(),
                     ),
@@ -377,6 +413,8 @@ impl SqlEngine {
                 name: meta.name,
                 keys,
                 next_auto,
+                changed: BTreeMap::new(),
+                horizon: snap.lsn,
             }))
         }
     }
@@ -403,12 +441,7 @@ impl SqlEngine {
             // First use: build the index from the newest snapshot.
             self.keys(w, &self.snapshot(), table)?;
         }
-        let Some(pk) = w
-            .tables
-            .get(&table)
-            .and_then(|k| k.keys.first())
-            .filter(|k| k.name == "PRIMARY")
-        else {
+        let Some(pk) = w.tables.get(&table).and_then(TableKeys::primary) else {
             return Ok(None);
         };
 
@@ -417,6 +450,72 @@ impl SqlEngine {
             .convert_columns(&[key])
             .map_err(|e| SqlError::internal(e.to_string()))?;
         Ok(pk.map.get(rows.row(0).as_ref()).copied())
+    }
+
+    /// Row ids of `table`'s rows that are live in `snap` and whose primary
+    /// key is within `bounds`, in key order; `None` when the index cannot
+    /// tell exactly for `snap` (a key in range changed after it) or more
+    /// than `max` keys are in range. The caller holds the write lock and
+    /// took `snap` before it, so the index is at least as new as `snap`.
+    pub fn primary_key_rows(
+        &self,
+        w: &mut WriteState,
+        snap: &Snapshot,
+        table: TableId,
+        bounds: &KeyBounds,
+        max: usize,
+    ) -> Result<Option<Vec<u64>>, SqlError> {
+        if !w.tables.contains_key(&table) {
+            self.keys(w, &self.snapshot(), table)?;
+        }
+        let (Some(keys), Some(tsnap)) = (w.tables.get(&table), snap.tables.get(&table)) else {
+            return Ok(None);
+        };
+        let Some(pk) = keys.primary() else {
+            return Ok(None);
+        };
+        if snap.lsn < keys.horizon {
+            return Ok(None);
+        }
+        let newer = |lsn: &Lsn| *lsn > snap.lsn;
+        let live = |id: &u64| tsnap.is_live(addr(*id));
+        let ids: Vec<u64> = match bounds {
+            KeyBounds::Points(points) => {
+                if points.len() > max
+                    || points
+                        .iter()
+                        .any(|p| keys.changed.get(p).is_some_and(newer))
+                {
+                    return Ok(None);
+                }
+                points
+                    .iter()
+                    .filter_map(|p| pk.map.get(p).copied())
+                    .filter(live)
+                    .collect()
+            }
+            KeyBounds::Range(lo, hi) => {
+                if keyrange::is_empty(lo, hi) {
+                    self.key_range_reads
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(Some(Vec::new()));
+                }
+                let range = (lo.clone(), hi.clone());
+                let in_range: Vec<u64> = pk
+                    .map
+                    .range(range.clone())
+                    .take(max + 1)
+                    .map(|(_, id)| *id)
+                    .collect();
+                if in_range.len() > max || keys.changed.range(range).any(|(_, l)| newer(l)) {
+                    return Ok(None);
+                }
+                in_range.into_iter().filter(live).collect()
+            }
+        };
+        self.key_range_reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Some(ids))
     }
 
     /// Reserves `n` AUTO_INCREMENT values; returns the first.
@@ -621,7 +720,7 @@ impl SqlEngine {
             }
             ops.push(TxnOp::Insert { table, rows: batch });
         }
-        let (_, ranges) = self
+        let (lsn, ranges) = self
             .writer()?
             .commit_async(&Record::Txn(Txn { ops }))
             .await
@@ -635,6 +734,9 @@ impl SqlEngine {
         for (table, ki, key) in removed_keys {
             if let Some(k) = w.tables.get_mut(&table) {
                 k.keys[ki].map.remove(&key);
+                if ki == 0 && k.primary().is_some() {
+                    k.changed(key, lsn);
+                }
             }
         }
         for (table, ki, key, r) in added_keys {

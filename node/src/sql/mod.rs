@@ -11,6 +11,7 @@ pub mod dml;
 pub mod engine;
 pub mod functions;
 pub mod infile;
+pub mod keyrange;
 pub mod loadable;
 pub mod point;
 pub mod provider;

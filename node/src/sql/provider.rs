@@ -6,8 +6,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-use arrow::array::{ArrayRef, BooleanArray, RecordBatch, UInt64Array};
-use arrow::compute::filter_record_batch;
+use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt64Array};
+use arrow::compute::{filter_record_batch, interleave};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
@@ -19,7 +19,6 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use floe_storage::state::TableSnapshot;
 use floe_storage::{Snapshot, TableId};
-use roaring::RoaringBitmap;
 
 use super::catalog::{self, TableMeta};
 
@@ -171,20 +170,54 @@ impl SnapshotTable {
         }
     }
 
-    /// The committed row `id` as a one-row batch, if it is in the snapshot.
-    fn committed_row(&self, id: u64) -> Option<(RecordBatch, u64, u32, Option<&RoaringBitmap>)> {
-        let a = addr(id);
-        let seg = self.data.segments.iter().find(|s| s.id == a.segment)?;
-        let mut first = 0u32;
-        for b in &seg.batches {
-            let n = b.num_rows() as u32;
-            if a.row < first + n {
-                let row = b.slice((a.row - first) as usize, 1);
-                return Some((row, seg.id, a.row, seg.deletes.as_deref()));
+    /// The committed rows `ids` the view keeps (live in the snapshot, not
+    /// deleted by the transaction), in that order, as one batch.
+    fn chosen_rows(&self, ids: &[u64]) -> Result<Option<RecordBatch>> {
+        // Every batch of a segment that holds a chosen row, and where each
+        // of the segment's batches starts.
+        let mut sources: Vec<&RecordBatch> = Vec::new();
+        let mut located: HashMap<u64, (usize, Vec<u32>)> = HashMap::new();
+        let mut picks = Vec::with_capacity(ids.len());
+        let mut kept = Vec::with_capacity(ids.len());
+        for &id in ids {
+            if self.deleted.as_ref().is_some_and(|d| d.contains(&id)) {
+                continue;
             }
-            first += n;
+            let a = addr(id);
+            let Some(seg) = self.data.segments.iter().find(|s| s.id == a.segment) else {
+                continue;
+            };
+            if a.row >= seg.rows || seg.deletes.as_ref().is_some_and(|d| d.contains(a.row)) {
+                continue;
+            }
+            let (base, starts) = located.entry(seg.id).or_insert_with(|| {
+                let base = sources.len();
+                let mut starts = Vec::with_capacity(seg.batches.len());
+                let mut first = 0u32;
+                for b in &seg.batches {
+                    sources.push(b);
+                    starts.push(first);
+                    first += b.num_rows() as u32;
+                }
+                (base, starts)
+            });
+            let i = starts.partition_point(|&s| s <= a.row).saturating_sub(1);
+            picks.push((*base + i, (a.row - starts[i]) as usize));
+            kept.push(id);
         }
-        None
+        if picks.is_empty() {
+            return Ok(None);
+        }
+        let stored = self.schema.fields().len() - usize::from(self.with_rowid);
+        let mut columns = Vec::with_capacity(self.schema.fields().len());
+        for c in 0..stored {
+            let arrays: Vec<&dyn Array> = sources.iter().map(|b| b.column(c).as_ref()).collect();
+            columns.push(interleave(&arrays, &picks)?);
+        }
+        if self.with_rowid {
+            columns.push(Arc::new(UInt64Array::from(kept)) as ArrayRef);
+        }
+        Ok(Some(RecordBatch::try_new(self.schema.clone(), columns)?))
     }
 
     /// `batch` (rows `first..` of `segment`) with deleted rows removed and
@@ -229,12 +262,10 @@ impl SnapshotTable {
     /// whose zone maps rule out every row (`scan[i] == false`) are skipped.
     fn partitions(&self, target: usize, scan: &[bool]) -> Result<Vec<Vec<RecordBatch>>> {
         let mut batches = Vec::new();
-        for &id in self.only.iter().flat_map(|o| o.iter()) {
-            if let Some((row, segment, at, deletes)) = self.committed_row(id)
-                && let Some(p) = self.prepare(&row, segment, at, deletes)?
-            {
-                batches.push(p);
-            }
+        if let Some(only) = &self.only
+            && let Some(rows) = self.chosen_rows(only)?
+        {
+            batches.push(rows);
         }
         for (i, seg) in self.data.segments.iter().enumerate() {
             if self.only.is_some() || !scan.get(i).copied().unwrap_or(true) {

@@ -626,11 +626,18 @@ impl SqlSession {
                 }
                 let limit = self.max_execution_time();
                 let deadline = limit.map(|d| tokio::time::Instant::now() + d);
+                let run = async {
+                    if super::keyrange::confine(self, &stmt).await? {
+                        self.run_in_view(stmt).await
+                    } else {
+                        self.run_query(stmt, false).await
+                    }
+                };
                 let planned = match deadline {
-                    Some(at) => tokio::time::timeout_at(at, self.run_query(stmt, false))
+                    Some(at) => tokio::time::timeout_at(at, run)
                         .await
                         .map_err(|_| query_timeout())?,
-                    None => self.run_query(stmt, false).await,
+                    None => run.await,
                 };
                 let (columns, stream) = planned?;
                 let batches = stream.map(|b| b.map_err(df_error));

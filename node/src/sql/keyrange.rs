@@ -1,0 +1,332 @@
+//! The primary-key range a WHERE clause confines a statement to. Conjuncts
+//! `pk = v`, `pk IN (v, ...)`, `pk BETWEEN a AND b` and `pk < v` (and the
+//! other comparisons) on literals become bounds in the key index's
+//! order-preserving encoding. The rows in range are a superset of the rows
+//! the clause keeps: DataFusion still applies the whole clause to them, so
+//! anything not understood here only widens the range, never narrows it.
+
+use std::cmp::Ordering;
+use std::ops::Bound;
+
+use arrow::array::{ArrayRef, Int64Array, StringArray};
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+use arrow::row::{RowConverter, SortField};
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, Expr as SqlExpr, SetExpr, Statement, UnaryOperator, Value, visit_relations,
+};
+
+use super::catalog::TableMeta;
+use super::dml::name_parts;
+use super::session::SqlSession;
+use crate::mysql::SqlError;
+
+/// Ranges with more keys than this scan the table instead: past a point a
+/// vectorized scan beats gathering rows one by one.
+pub const MAX_ROWS: usize = 1 << 16;
+
+/// Which primary keys a statement can touch, in encoded form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyBounds {
+    /// Every key between two bounds.
+    Range(Bound<Vec<u8>>, Bound<Vec<u8>>),
+    /// Only these keys (sorted, without repeats).
+    Points(Vec<Vec<u8>>),
+}
+
+/// A literal as a one-value column of the key's type; `None` for anything
+/// that would not compare exactly (a fraction against an integer key, a
+/// number against a string key, NULL, an expression).
+fn key_value(ty: &DataType, e: &SqlExpr) -> Option<ArrayRef> {
+    let (negative, v) = match e {
+        SqlExpr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => match expr.as_ref() {
+            SqlExpr::Value(v) => (true, &v.value),
+            _ => return None,
+        },
+        SqlExpr::Value(v) => (false, &v.value),
+        _ => return None,
+    };
+    if ty.is_integer() {
+        let text = match v {
+            Value::Number(n, _) => n.as_str(),
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) if !negative => s.as_str(),
+            _ => return None,
+        };
+        let n: i64 = text.parse().ok()?;
+        let n = if negative { n.checked_neg()? } else { n };
+        let wide: ArrayRef = std::sync::Arc::new(Int64Array::from(vec![n]));
+        // A value outside the key type's range matches no key exactly;
+        // leave such statements to the general path.
+        let narrow = arrow::compute::cast_with_options(
+            &wide,
+            ty,
+            &arrow::compute::CastOptions {
+                safe: false,
+                ..Default::default()
+            },
+        )
+        .ok()?;
+        return Some(narrow);
+    }
+    if *ty == DataType::Utf8 && !negative {
+        if let Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) = v {
+            return cast(
+                &(std::sync::Arc::new(StringArray::from(vec![s.as_str()])) as ArrayRef),
+                ty,
+            )
+            .ok();
+        }
+    }
+    None
+}
+
+fn is_key(e: &SqlExpr, key: &str) -> bool {
+    match e {
+        SqlExpr::Identifier(i) => i.value.eq_ignore_ascii_case(key),
+        SqlExpr::CompoundIdentifier(parts) => parts
+            .last()
+            .is_some_and(|i| i.value.eq_ignore_ascii_case(key)),
+        SqlExpr::Nested(inner) => is_key(inner, key),
+        _ => false,
+    }
+}
+
+/// The conjuncts of a WHERE clause (its top-level ANDs).
+fn conjuncts<'a>(e: &'a SqlExpr, out: &mut Vec<&'a SqlExpr>) {
+    match e {
+        SqlExpr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            conjuncts(left, out);
+            conjuncts(right, out);
+        }
+        SqlExpr::Nested(inner) => conjuncts(inner, out),
+        other => out.push(other),
+    }
+}
+
+/// The tighter of two lower (`lower`) or upper bounds.
+fn tighter(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>, lower: bool) -> Bound<Vec<u8>> {
+    use Bound::*;
+    match (&a, &b) {
+        (Unbounded, _) => b,
+        (_, Unbounded) => a,
+        (Included(x) | Excluded(x), Included(y) | Excluded(y)) => match x.cmp(y) {
+            Ordering::Equal => {
+                if matches!(a, Excluded(_)) {
+                    a
+                } else {
+                    b
+                }
+            }
+            Ordering::Less if lower => b,
+            Ordering::Less => a,
+            Ordering::Greater if lower => a,
+            Ordering::Greater => b,
+        },
+    }
+}
+
+/// Whether `key` lies between `lo` and `hi`.
+pub fn contains(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>, key: &[u8]) -> bool {
+    let above = match lo {
+        Bound::Unbounded => true,
+        Bound::Included(l) => key >= l.as_slice(),
+        Bound::Excluded(l) => key > l.as_slice(),
+    };
+    let below = match hi {
+        Bound::Unbounded => true,
+        Bound::Included(h) => key <= h.as_slice(),
+        Bound::Excluded(h) => key < h.as_slice(),
+    };
+    above && below
+}
+
+/// Whether no key can lie between `lo` and `hi` (`BTreeMap::range` panics
+/// on such bounds, so callers check first).
+pub fn is_empty(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
+    match (lo, hi) {
+        (Bound::Included(l), Bound::Included(h)) => l > h,
+        (Bound::Included(l) | Bound::Excluded(l), Bound::Included(h) | Bound::Excluded(h)) => {
+            l >= h
+        }
+        _ => false,
+    }
+}
+
+/// The primary keys `selection` confines a statement on `meta` to, when
+/// the table has a one-column key of a type whose literals compare exactly.
+pub fn bounds(meta: &TableMeta, selection: Option<&SqlExpr>) -> Option<KeyBounds> {
+    let [pk] = meta.primary_key.as_slice() else {
+        return None;
+    };
+    let ty = meta.columns[*pk].ty.storage.data_type();
+    if !(ty.is_integer() || ty == DataType::Utf8) {
+        return None;
+    }
+    let key = meta.columns[*pk].name.as_str();
+    let converter = RowConverter::new(vec![SortField::new(ty.clone())]).ok()?;
+    let encode = |e: &SqlExpr| -> Option<Vec<u8>> {
+        let v = key_value(&ty, e)?;
+        let rows = converter.convert_columns(&[v]).ok()?;
+        Some(rows.row(0).as_ref().to_vec())
+    };
+    let mut parts = Vec::new();
+    conjuncts(selection?, &mut parts);
+    let (mut lo, mut hi) = (Bound::Unbounded, Bound::Unbounded);
+    let mut points: Option<Vec<Vec<u8>>> = None;
+    let mut found = false;
+    for part in parts {
+        let (l, h) = match part {
+            SqlExpr::BinaryOp { left, op, right } => {
+                let (op, value) = if is_key(left, key) {
+                    (op.clone(), right.as_ref())
+                } else if is_key(right, key) {
+                    // `v < pk` is `pk > v`.
+                    let flipped = match op {
+                        BinaryOperator::Lt => BinaryOperator::Gt,
+                        BinaryOperator::LtEq => BinaryOperator::GtEq,
+                        BinaryOperator::Gt => BinaryOperator::Lt,
+                        BinaryOperator::GtEq => BinaryOperator::LtEq,
+                        other => other.clone(),
+                    };
+                    (flipped, left.as_ref())
+                } else {
+                    continue;
+                };
+                let Some(v) = encode(value) else { continue };
+                match op {
+                    BinaryOperator::Eq => (Bound::Included(v.clone()), Bound::Included(v)),
+                    BinaryOperator::Gt => (Bound::Excluded(v), Bound::Unbounded),
+                    BinaryOperator::GtEq => (Bound::Included(v), Bound::Unbounded),
+                    BinaryOperator::Lt => (Bound::Unbounded, Bound::Excluded(v)),
+                    BinaryOperator::LtEq => (Bound::Unbounded, Bound::Included(v)),
+                    _ => continue,
+                }
+            }
+            SqlExpr::Between {
+                expr,
+                negated: false,
+                low,
+                high,
+            } if is_key(expr, key) => {
+                let (Some(l), Some(h)) = (encode(low), encode(high)) else {
+                    continue;
+                };
+                (Bound::Included(l), Bound::Included(h))
+            }
+            SqlExpr::InList {
+                expr,
+                list,
+                negated: false,
+            } if is_key(expr, key) => {
+                let Some(mut keys) = list.iter().map(&encode).collect::<Option<Vec<_>>>() else {
+                    continue;
+                };
+                keys.sort();
+                keys.dedup();
+                points = Some(match points.take() {
+                    None => keys,
+                    Some(before) => before.into_iter().filter(|k| keys.contains(k)).collect(),
+                });
+                found = true;
+                continue;
+            }
+            _ => continue,
+        };
+        lo = tighter(lo, l, true);
+        hi = tighter(hi, h, false);
+        found = true;
+    }
+    if !found {
+        return None;
+    }
+    Some(match points {
+        Some(p) => KeyBounds::Points(p.into_iter().filter(|k| contains(&lo, &hi, k)).collect()),
+        None => KeyBounds::Range(lo, hi),
+    })
+}
+
+/// The one table a query reads and its WHERE clause, for a query that
+/// names a single table once (a subquery or a join reading it again would
+/// see only the confined rows too).
+pub fn single_table(
+    stmt: &Statement,
+) -> Option<(
+    &datafusion::sql::sqlparser::ast::ObjectName,
+    Option<&SqlExpr>,
+)> {
+    let Statement::Query(q) = stmt else {
+        return None;
+    };
+    if q.with.is_some() {
+        return None;
+    }
+    let SetExpr::Select(s) = q.body.as_ref() else {
+        return None;
+    };
+    let [from] = s.from.as_slice() else {
+        return None;
+    };
+    if !from.joins.is_empty() {
+        return None;
+    }
+    let datafusion::sql::sqlparser::ast::TableFactor::Table {
+        name, args: None, ..
+    } = &from.relation
+    else {
+        return None;
+    };
+    let mut relations = 0;
+    let _ = visit_relations(stmt, |_| {
+        relations += 1;
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    (relations == 1).then_some((name, s.selection.as_ref()))
+}
+
+/// Confines the query `stmt` to the rows its primary-key range names, when
+/// the key index can say exactly which those are for the view set for it.
+/// Returns whether the view was narrowed.
+pub async fn confine(s: &SqlSession, stmt: &Statement) -> Result<bool, SqlError> {
+    if s.engine.is_reader() {
+        return Ok(false);
+    }
+    let Some((name, selection)) = single_table(stmt) else {
+        return Ok(false);
+    };
+    let (db, table) = match name_parts(name).as_slice() {
+        [t] => match s.db() {
+            Some(db) => (db, t.clone()),
+            None => return Ok(false),
+        },
+        [d, t] => (d.clone(), t.clone()),
+        _ => return Ok(false),
+    };
+    let Ok(t) = s.engine.table(&db, &table) else {
+        return Ok(false);
+    };
+    let Some(bounds) = bounds(&t.meta, selection) else {
+        return Ok(false);
+    };
+    // The snapshot first, then the index under the write lock: the index
+    // is then at least as new as the snapshot.
+    let snap = s.set_view(false);
+    let rows = {
+        let mut w = s.engine.lock().await;
+        s.engine
+            .primary_key_rows(&mut w, &snap, t.id, &bounds, MAX_ROWS)?
+    };
+    match rows {
+        Some(rows) => {
+            s.restrict_view(t.id, rows);
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
