@@ -124,15 +124,9 @@ impl VolumeWriter {
         Ok(lsn)
     }
 
-    /// Applies every durable record in lsn order, then hands back `lsn`'s outcome.
-    fn finish(&self, lsn: Lsn, durable: Result<()>) -> Result<(Lsn, Vec<InsertedRange>)> {
-        let mut a = self.lock();
-        if let Err(e) = durable {
-            if a.poisoned.is_none() {
-                a.poisoned = Some(e.to_string());
-            }
-            return Err(e);
-        }
+    /// Applies every durable record not yet applied, in lsn order, keeping
+    /// each outcome for whoever collects it.
+    fn apply_durable(&self, a: &mut Applied) {
         let upto = self.log.durable_lsn();
         while a.pending.front().is_some_and(|(l, _)| *l <= upto) {
             let Some((l, record)) = a.pending.pop_front() else {
@@ -149,11 +143,53 @@ impl VolumeWriter {
             }
             a.results.insert(l, outcome);
         }
+    }
+
+    /// Applies what is durable once `durable` (the wait for it) is known.
+    fn applied_after(&self, durable: Result<()>) -> Result<MutexGuard<'_, Applied>> {
+        let mut a = self.lock();
+        if let Err(e) = durable {
+            if a.poisoned.is_none() {
+                a.poisoned = Some(e.to_string());
+            }
+            return Err(e);
+        }
+        self.apply_durable(&mut a);
+        Ok(a)
+    }
+
+    /// Applies every durable record in lsn order, then hands back `lsn`'s outcome.
+    fn finish(&self, lsn: Lsn, durable: Result<()>) -> Result<(Lsn, Vec<InsertedRange>)> {
+        let mut a = self.applied_after(durable)?;
         match a.results.remove(&lsn) {
             Some(Ok(inserted)) => Ok((lsn, inserted)),
             Some(Err(e)) => Err(Error::WriterStopped(e)),
             None => Err(Error::WriterStopped(format!("lsn {lsn} was not applied"))),
         }
+    }
+
+    /// Waits until the submitted record `lsn` is durable and applied; its
+    /// outcome stays for [`VolumeWriter::outcome`]. Committers that let
+    /// others submit while they wait (group commit) use this.
+    pub async fn settle(&self, lsn: Lsn) -> Result<()> {
+        let durable = self.log.durable(lsn).await;
+        let a = self.applied_after(durable)?;
+        match a.results.get(&lsn) {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(e)) => Err(Error::WriterStopped(e.clone())),
+            // Collected already: it was applied.
+            None if a.state.applied_lsn() >= lsn => Ok(()),
+            None => Err(Error::WriterStopped(format!("lsn {lsn} was not applied"))),
+        }
+    }
+
+    /// Takes the outcome of the applied record `lsn` (where its inserted
+    /// rows went); `None` if it is not applied yet or was taken.
+    pub fn outcome(&self, lsn: Lsn) -> Option<Result<Vec<InsertedRange>>> {
+        self.lock()
+            .results
+            .remove(&lsn)
+            .map(|r| r.map_err(Error::WriterStopped))
     }
 
     /// Appends `record`, waits until it is durable, applies it (in lsn
@@ -169,6 +205,11 @@ impl VolumeWriter {
         let lsn = self.submit(record)?;
         let durable = self.log.durable(lsn).await;
         self.finish(lsn, durable)
+    }
+
+    /// The lsn of the newest applied record.
+    pub fn applied_lsn(&self) -> Lsn {
+        self.lock().state.applied_lsn()
     }
 
     pub fn with_state<R>(&self, f: impl FnOnce(&State) -> R) -> R {

@@ -222,17 +222,30 @@ pub fn build_rows(
 
 pub async fn execute(s: &mut SqlSession, stmt: Statement) -> Result<Done, SqlError> {
     match stmt {
+        // Shared, not moved: a statement may run twice (see `SqlSession::write`).
         Statement::Insert(ins) => {
-            s.write(move |s, w| async move { insert(s, w, ins).await }.boxed())
-                .await
+            let ins = std::sync::Arc::new(ins);
+            s.write(move |s, w| {
+                let ins = ins.clone();
+                async move { insert(s, w, &ins).await }.boxed()
+            })
+            .await
         }
         Statement::Update(up) => {
-            s.write(move |s, w| async move { update(s, w, up).await }.boxed())
-                .await
+            let up = std::sync::Arc::new(up);
+            s.write(move |s, w| {
+                let up = up.clone();
+                async move { update(s, w, &up).await }.boxed()
+            })
+            .await
         }
         Statement::Delete(del) => {
-            s.write(move |s, w| async move { delete(s, w, del).await }.boxed())
-                .await
+            let del = std::sync::Arc::new(del);
+            s.write(move |s, w| {
+                let del = del.clone();
+                async move { delete(s, w, &del).await }.boxed()
+            })
+            .await
         }
         _ => Err(SqlError::internal("not a DML statement")),
     }
@@ -241,7 +254,7 @@ pub async fn execute(s: &mut SqlSession, stmt: Statement) -> Result<Done, SqlErr
 async fn insert(
     s: &mut SqlSession,
     w: &mut WriteState,
-    ins: datafusion::sql::sqlparser::ast::Insert,
+    ins: &datafusion::sql::sqlparser::ast::Insert,
 ) -> Result<(Done, WriteSet), SqlError> {
     let TableObject::TableName(name) = &ins.table else {
         return Err(SqlError::new(
@@ -346,7 +359,7 @@ async fn insert(
     };
     let mut batch = batch;
     if replace || ins.ignore || odku.is_some() {
-        let dups = s.engine.find_duplicate(w, &snap, t.id, &batch)?;
+        let dups = s.engine.find_duplicate(w, &snap, t.id, &batch).await?;
         let dead: HashSet<u64> = s
             .txn
             .as_ref()
@@ -521,19 +534,17 @@ fn restrict_to_key(
         .unwrap_or_else(|e| e.into_inner())
         .snap
         .clone();
-    if let Some(rows) =
-        s.engine
-            .primary_key_rows(w, &snap, t.id, &bounds, super::keyrange::MAX_ROWS)?
-    {
-        s.restrict_view(t.id, rows);
-    }
+    let rows = s
+        .engine
+        .primary_key_rows(w, &snap, t.id, &bounds, super::keyrange::MAX_ROWS)?;
+    super::keyrange::narrow(s, t.id, rows);
     Ok(())
 }
 
 async fn update(
     s: &mut SqlSession,
     w: &mut WriteState,
-    up: datafusion::sql::sqlparser::ast::Update,
+    up: &datafusion::sql::sqlparser::ast::Update,
 ) -> Result<(Done, WriteSet), SqlError> {
     if !up.table.joins.is_empty() || up.from.is_some() {
         return Err(SqlError::new(
@@ -631,7 +642,7 @@ async fn update(
 async fn delete(
     s: &mut SqlSession,
     w: &mut WriteState,
-    del: datafusion::sql::sqlparser::ast::Delete,
+    del: &datafusion::sql::sqlparser::ast::Delete,
 ) -> Result<(Done, WriteSet), SqlError> {
     let from = match &del.from {
         FromTable::WithFromKeyword(f) | FromTable::WithoutKeyword(f) => f,

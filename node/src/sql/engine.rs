@@ -51,10 +51,20 @@ struct KeyIndex {
     map: BTreeMap<Vec<u8>, u64>,
 }
 
-/// Primary keys that stopped naming the row they named (deleted or
-/// updated rows), with the lsn of the change: a snapshot older than the
-/// change still sees the old row, which the index has forgotten.
+/// How many changed primary keys a table remembers the older rows of.
 const MAX_CHANGED_KEYS: usize = 1 << 16;
+/// How many older rows one primary key remembers.
+const MAX_VERSIONS: usize = 16;
+
+/// The rows a primary key named before it was deleted or updated: what a
+/// snapshot older than the change still sees, and the index no longer has.
+#[derive(Default)]
+struct History {
+    /// Changes up to this lsn were forgotten (too many for one key).
+    floor: Lsn,
+    /// `(lsn of the change, row the key named until then)`, oldest first.
+    versions: Vec<(Lsn, u64)>,
+}
 
 struct TableKeys {
     /// The table's SQL name, for duplicate-key messages.
@@ -62,8 +72,8 @@ struct TableKeys {
     keys: Vec<KeyIndex>,
     /// The next AUTO_INCREMENT value (never reused, even after a rollback).
     next_auto: i128,
-    /// Primary keys changed after `horizon`, with the lsn of their last change.
-    changed: BTreeMap<Vec<u8>, Lsn>,
+    /// Primary keys changed after `horizon`, with the rows they named.
+    changed: BTreeMap<Vec<u8>, History>,
     /// Changes up to this lsn are not in `changed`: older snapshots cannot
     /// use the index.
     horizon: Lsn,
@@ -74,19 +84,63 @@ impl TableKeys {
         self.keys.first().filter(|k| k.name == "PRIMARY")
     }
 
-    /// Notes that primary key `key` changed at `lsn`.
-    fn changed(&mut self, key: Vec<u8>, lsn: Lsn) {
-        if self.changed.len() >= MAX_CHANGED_KEYS {
+    /// Notes that primary key `key` stopped naming row `old` at `lsn`.
+    fn changed(&mut self, key: Vec<u8>, lsn: Lsn, old: u64) {
+        if self.changed.len() >= MAX_CHANGED_KEYS && !self.changed.contains_key(&key) {
             self.changed.clear();
             self.horizon = lsn;
         }
-        self.changed.insert(key, lsn);
+        let h = self.changed.entry(key).or_default();
+        if h.versions.len() >= MAX_VERSIONS {
+            h.floor = h.versions.remove(0).0;
+        }
+        h.versions.push((lsn, old));
+    }
+
+    /// The rows `snap` may see under primary key `key`, besides what the
+    /// index names now; `None` if that history was forgotten.
+    fn older_rows(&self, key: &[u8], snap: Lsn) -> Option<impl Iterator<Item = u64> + '_> {
+        let h = self.changed.get(key);
+        if h.is_some_and(|h| snap < h.floor) {
+            return None;
+        }
+        Some(
+            h.into_iter()
+                .flat_map(|h| h.versions.iter())
+                .filter(move |(lsn, _)| *lsn > snap)
+                .map(|(_, id)| *id),
+        )
     }
 }
 
+/// Row ids an index holds for rows of a commit still in flight (queued in
+/// the log, its outcome not yet collected): this bit and the commit's lsn.
+/// No snapshot older than that lsn holds such a row.
+const INFLIGHT: u64 = 1 << 62;
+
+/// A commit queued in the log whose index entries are still provisional.
+struct InFlight {
+    /// `(table, key index, key, row of the inserted batch)` of every key it added.
+    added: Vec<(TableId, usize, Vec<u8>, usize)>,
+    /// The committed rows it deletes.
+    deletes: Vec<u64>,
+}
+
+/// What the write lock guards: the key indexes, and the commits that have
+/// been queued in the log but not yet reconciled with them. Commits wait
+/// for durability without the lock, so concurrent commits share one sync.
 #[derive(Default)]
 pub struct WriteState {
     tables: HashMap<TableId, TableKeys>,
+    inflight: BTreeMap<Lsn, InFlight>,
+    /// Rows deleted by commits in flight: no other commit may delete them.
+    doomed: HashSet<u64>,
+}
+
+/// A commit queued in the log; [`SqlEngine::wait`] waits until it is durable.
+#[must_use]
+pub struct Pending {
+    lsn: Lsn,
 }
 
 /// Where a node's state comes from.
@@ -327,13 +381,86 @@ impl SqlEngine {
         self.with_state(|s| f(s.meta()))
     }
 
+    /// The write lock, with the index entries of commits applied since it
+    /// was last held made final.
     pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, WriteState> {
-        self.write.lock().await
+        let mut w = self.write.lock().await;
+        self.reconcile(&mut w);
+        w
+    }
+
+    /// Gives the rows of applied in-flight commits their row ids in the
+    /// indexes, and frees the rows they deleted.
+    fn reconcile(&self, w: &mut WriteState) {
+        let Source::Writer(writer) = &self.source else {
+            return;
+        };
+        if w.inflight.is_empty() {
+            return;
+        }
+        let applied = writer.applied_lsn();
+        while let Some(entry) = w.inflight.first_entry() {
+            if *entry.key() > applied {
+                break;
+            }
+            let (lsn, done) = entry.remove_entry();
+            for d in &done.deletes {
+                w.doomed.remove(d);
+            }
+            // A failed record stops the writer; its entries stay provisional.
+            let Some(Ok(ranges)) = writer.outcome(lsn) else {
+                continue;
+            };
+            let mut ids: HashMap<TableId, Vec<u64>> = HashMap::new();
+            for r in &ranges {
+                let v = ids.entry(r.table).or_default();
+                v.extend((0..r.count).map(|i| rowid(r.first.segment, r.first.row + i)));
+            }
+            for (table, ki, key, r) in done.added {
+                let (Some(k), Some(&id)) = (
+                    w.tables.get_mut(&table),
+                    ids.get(&table).and_then(|v| v.get(r)),
+                ) else {
+                    continue;
+                };
+                if let Some(slot) = k.keys[ki].map.get_mut(&key)
+                    && *slot == INFLIGHT | lsn
+                {
+                    *slot = id;
+                }
+            }
+        }
+    }
+
+    /// Waits until every commit in flight is applied and reconciled (the
+    /// caller holds the lock, so no new one starts meanwhile).
+    pub async fn settle_all(&self, w: &mut WriteState) -> Result<(), SqlError> {
+        if let Some((&lsn, _)) = w.inflight.last_key_value() {
+            self.writer()?.settle(lsn).await.map_err(storage_error)?;
+            self.reconcile(w);
+        }
+        Ok(())
+    }
+
+    /// Whether `writes` deletes a row that another commit deleted since
+    /// the statement's snapshot, or deletes while it is in flight.
+    pub fn collides(&self, w: &WriteState, writes: &WriteSet) -> bool {
+        if writes.deletes.values().all(Vec::is_empty) {
+            return false;
+        }
+        let now = self.snapshot();
+        writes.deletes.iter().any(|(table, ids)| {
+            let t = now.tables.get(table);
+            ids.iter().any(|&id| {
+                id & PENDING == 0
+                    && (w.doomed.contains(&id) || !t.is_some_and(|t| t.is_live(addr(id))))
+            })
+        })
     }
 
     /// Applies a catalog change (DDL, accounts) durably.
     pub async fn ddl(&self, ddl: Ddl) -> Result<(), SqlError> {
-        let mut w = self.write.lock().await;
+        let mut w = self.lock().await;
         if let Ddl::DropTable { table }
         | Ddl::TruncateTable { table }
         | Ddl::SetTableMeta { table, .. } = &ddl
@@ -349,7 +476,7 @@ impl SqlEngine {
 
     /// Creates a table; its id is the lsn it is created at, so ids never repeat.
     pub async fn create_table(&self, meta: &TableMeta) -> Result<TableId, SqlError> {
-        let _w = self.write.lock().await;
+        let _w = self.lock().await;
         let snap = self.snapshot();
         if catalog::find_table(&snap, &meta.db, &meta.name).is_some() {
             return Err(SqlError::new(
@@ -419,43 +546,10 @@ impl SqlEngine {
         }
     }
 
-    /// The committed row id holding primary key `key` (one value per key
-    /// column) in `table`, if any, from the key index.
-    pub async fn find_primary_key(
-        &self,
-        table: TableId,
-        key: ArrayRef,
-    ) -> Result<Option<u64>, SqlError> {
-        let mut w = self.write.lock().await;
-        self.primary_key_row(&mut w, table, key)
-    }
-
-    /// [`SqlEngine::find_primary_key`] for a caller holding the write lock.
-    pub fn primary_key_row(
-        &self,
-        w: &mut WriteState,
-        table: TableId,
-        key: ArrayRef,
-    ) -> Result<Option<u64>, SqlError> {
-        if !w.tables.contains_key(&table) {
-            // First use: build the index from the newest snapshot.
-            self.keys(w, &self.snapshot(), table)?;
-        }
-        let Some(pk) = w.tables.get(&table).and_then(TableKeys::primary) else {
-            return Ok(None);
-        };
-
-        let rows = pk
-            .converter
-            .convert_columns(&[key])
-            .map_err(|e| SqlError::internal(e.to_string()))?;
-        Ok(pk.map.get(rows.row(0).as_ref()).copied())
-    }
-
     /// Row ids of `table`'s rows that are live in `snap` and whose primary
     /// key is within `bounds`, in key order; `None` when the index cannot
-    /// tell exactly for `snap` (a key in range changed after it) or more
-    /// than `max` keys are in range. The caller holds the write lock and
+    /// tell exactly for `snap` (it forgot what a key in range named then)
+    /// or more than `max` rows are in range. The caller holds the write lock and
     /// took `snap` before it, so the index is at least as new as `snap`.
     pub fn primary_key_rows(
         &self,
@@ -465,6 +559,8 @@ impl SqlEngine {
         bounds: &KeyBounds,
         max: usize,
     ) -> Result<Option<Vec<u64>>, SqlError> {
+        // Commits applied since the lock was taken may be in `snap`.
+        self.reconcile(w);
         if !w.tables.contains_key(&table) {
             self.keys(w, &self.snapshot(), table)?;
         }
@@ -477,45 +573,49 @@ impl SqlEngine {
         if snap.lsn < keys.horizon {
             return Ok(None);
         }
-        let newer = |lsn: &Lsn| *lsn > snap.lsn;
-        let live = |id: &u64| tsnap.is_live(addr(*id));
-        let ids: Vec<u64> = match bounds {
+        // A row of a commit in flight is in no snapshot older than the
+        // commit; for a newer snapshot the index does not know its id yet.
+        let unknown = |id: u64| id & INFLIGHT != 0 && id & !INFLIGHT <= snap.lsn;
+        // Candidates in key order: the rows the keys name now and, for keys
+        // changed since `snap`, the rows they named then.
+        let mut found: Vec<(&[u8], u64)> = Vec::new();
+        match bounds {
             KeyBounds::Points(points) => {
-                if points.len() > max
-                    || points
-                        .iter()
-                        .any(|p| keys.changed.get(p).is_some_and(newer))
-                {
-                    return Ok(None);
+                for p in points {
+                    let Some(older) = keys.older_rows(p, snap.lsn) else {
+                        return Ok(None);
+                    };
+                    found.extend(pk.map.get(p).map(|id| (p.as_slice(), *id)));
+                    found.extend(older.map(|id| (p.as_slice(), id)));
                 }
-                points
-                    .iter()
-                    .filter_map(|p| pk.map.get(p).copied())
-                    .filter(live)
-                    .collect()
             }
             KeyBounds::Range(lo, hi) => {
                 if keyrange::is_empty(lo, hi) {
-                    self.key_range_reads
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     return Ok(Some(Vec::new()));
                 }
                 let range = (lo.clone(), hi.clone());
-                let in_range: Vec<u64> = pk
-                    .map
-                    .range(range.clone())
-                    .take(max + 1)
-                    .map(|(_, id)| *id)
-                    .collect();
-                if in_range.len() > max || keys.changed.range(range).any(|(_, l)| newer(l)) {
-                    return Ok(None);
+                for (key, id) in pk.map.range(range.clone()).take(max + 1) {
+                    found.push((key, *id));
                 }
-                in_range.into_iter().filter(live).collect()
+                for (key, _) in keys.changed.range(range) {
+                    let Some(older) = keys.older_rows(key, snap.lsn) else {
+                        return Ok(None);
+                    };
+                    found.extend(older.map(|id| (key.as_slice(), id)));
+                }
+                found.sort_by(|a, b| a.0.cmp(b.0));
             }
-        };
-        self.key_range_reads
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(Some(ids))
+        }
+        if found.len() > max || found.iter().any(|(_, id)| unknown(*id)) {
+            return Ok(None);
+        }
+        Ok(Some(
+            found
+                .into_iter()
+                .map(|(_, id)| id)
+                .filter(|&id| id & INFLIGHT == 0 && tsnap.is_live(addr(id)))
+                .collect(),
+        ))
     }
 
     /// Reserves `n` AUTO_INCREMENT values; returns the first.
@@ -547,7 +647,23 @@ impl SqlEngine {
 
     /// The committed row id holding `batch`'s row `row` key in `table`'s
     /// unique keys, if any (for REPLACE, IGNORE and ON DUPLICATE KEY UPDATE).
-    pub fn find_duplicate(
+    pub async fn find_duplicate(
+        &self,
+        w: &mut WriteState,
+        snap: &Snapshot,
+        table: TableId,
+        batch: &RecordBatch,
+    ) -> Result<Vec<Option<u64>>, SqlError> {
+        let found = self.duplicates(w, snap, table, batch)?;
+        if found.iter().flatten().all(|id| id & INFLIGHT == 0) {
+            return Ok(found);
+        }
+        // A key of a commit in flight: wait for its row id.
+        self.settle_all(w).await?;
+        self.duplicates(w, snap, table, batch)
+    }
+
+    fn duplicates(
         &self,
         w: &mut WriteState,
         snap: &Snapshot,
@@ -583,10 +699,9 @@ impl SqlEngine {
             let Some(t) = snap.tables.get(table) else {
                 continue;
             };
-            if ids
-                .iter()
-                .any(|&id| id & PENDING == 0 && !t.is_live(addr(id)))
-            {
+            if ids.iter().any(|&id| {
+                id & PENDING == 0 && (!t.is_live(addr(id)) || w.doomed.contains(&id))
+            }) {
                 return Err(deadlock());
             }
         }
@@ -634,19 +749,31 @@ impl SqlEngine {
         Ok(())
     }
 
-    /// Validates and commits a write set; the caller holds the write lock.
-    /// Returns the row ids the inserted rows got, per table, in order.
-    pub async fn commit(
-        &self,
-        w: &mut WriteState,
-        writes: &WriteSet,
-    ) -> Result<HashMap<TableId, Vec<u64>>, SqlError> {
+    /// Validates and commits a write set, waiting with the write lock held.
+    pub async fn commit(&self, w: &mut WriteState, writes: &WriteSet) -> Result<(), SqlError> {
+        if let Some(p) = self.submit(w, writes)? {
+            self.wait(p).await?;
+            self.reconcile(w);
+        }
+        Ok(())
+    }
+
+    /// Waits until a submitted commit is durable (and applied).
+    pub async fn wait(&self, p: Pending) -> Result<(), SqlError> {
+        self.writer()?.settle(p.lsn).await.map_err(storage_error)
+    }
+
+    /// Validates a write set and queues its record in the log; the caller
+    /// holds the write lock and, once it has let it go, waits for the
+    /// returned commit to be durable before acknowledging it.
+    pub fn submit(&self, w: &mut WriteState, writes: &WriteSet) -> Result<Option<Pending>, SqlError> {
         if writes.is_empty() {
-            return Ok(HashMap::new());
+            return Ok(None);
         }
         let snap = self.snapshot();
         let mut ops = Vec::new();
-        let mut removed_keys: Vec<(TableId, usize, Vec<u8>)> = Vec::new();
+        let mut removed_keys: Vec<(TableId, usize, Vec<u8>, u64)> = Vec::new();
+        let mut all_deleted: Vec<u64> = Vec::new();
         let mut added_keys: Vec<(TableId, usize, Vec<u8>, usize)> = Vec::new();
         let tables: HashSet<TableId> = writes
             .deletes
@@ -669,12 +796,13 @@ impl SqlEngine {
                 if id & PENDING != 0 {
                     continue;
                 }
-                if !tsnap.is_live(addr(id)) {
+                if !tsnap.is_live(addr(id)) || w.doomed.contains(&id) {
                     // Someone else deleted or changed the row first.
                     return Err(deadlock());
                 }
                 if deleted_set.insert(id) {
                     addrs.push(addr(id));
+                    all_deleted.push(id);
                 }
             }
             let keys = self.keys(w, &snap, table)?;
@@ -682,19 +810,20 @@ impl SqlEngine {
             let mut removed_here: Vec<HashSet<Vec<u8>>> = vec![HashSet::new(); keys.keys.len()];
             if !keys.keys.is_empty() && !addrs.is_empty() {
                 // The keys the deleted rows held, encoded in one batch.
-                let rows: Vec<RecordBatch> = self.with_state(|s| {
+                let (ids, rows): (Vec<u64>, Vec<RecordBatch>) = self.with_state(|s| {
                     let t = s.table(table);
                     addrs
                         .iter()
-                        .filter_map(|a| t.and_then(|t| t.row(*a)))
-                        .collect()
+                        .filter_map(|a| Some((rowid(a.segment, a.row), t?.row(*a)?)))
+                        .unzip()
                 });
                 let rows = concat_batches(&tsnap.schema, &rows)
                     .map_err(|e| SqlError::internal(e.to_string()))?;
                 for (ki, k) in keys.keys.iter().enumerate() {
-                    for key in k.encode(&rows)?.into_iter().flatten() {
+                    for (key, &id) in k.encode(&rows)?.into_iter().zip(&ids) {
+                        let Some(key) = key else { continue };
                         removed_here[ki].insert(key.clone());
-                        removed_keys.push((table, ki, key));
+                        removed_keys.push((table, ki, key, id));
                     }
                 }
             }
@@ -720,34 +849,33 @@ impl SqlEngine {
             }
             ops.push(TxnOp::Insert { table, rows: batch });
         }
-        let (lsn, ranges) = self
+        let lsn = self
             .writer()?
-            .commit_async(&Record::Txn(Txn { ops }))
-            .await
+            .submit(&Record::Txn(Txn { ops }))
             .map_err(storage_error)?;
-        // Row ids of inserted rows, per table, in insertion order.
-        let mut ids: HashMap<TableId, Vec<u64>> = HashMap::new();
-        for r in &ranges {
-            let v = ids.entry(r.table).or_default();
-            v.extend((0..r.count).map(|i| rowid(r.first.segment, r.first.row + i)));
-        }
-        for (table, ki, key) in removed_keys {
+        // The index describes the commit at once (so later commits check
+        // their keys against it); its rows get their ids once applied.
+        let mut flight = InFlight {
+            added: Vec::with_capacity(added_keys.len()),
+            deletes: all_deleted,
+        };
+        for (table, ki, key, old) in removed_keys {
             if let Some(k) = w.tables.get_mut(&table) {
                 k.keys[ki].map.remove(&key);
                 if ki == 0 && k.primary().is_some() {
-                    k.changed(key, lsn);
+                    k.changed(key, lsn, old);
                 }
             }
         }
         for (table, ki, key, r) in added_keys {
-            if let (Some(k), Some(id)) = (
-                w.tables.get_mut(&table),
-                ids.get(&table).and_then(|v| v.get(r)),
-            ) {
-                k.keys[ki].map.insert(key, *id);
+            if let Some(k) = w.tables.get_mut(&table) {
+                k.keys[ki].map.insert(key.clone(), INFLIGHT | lsn);
+                flight.added.push((table, ki, key, r));
             }
         }
-        Ok(ids)
+        w.doomed.extend(flight.deletes.iter().copied());
+        w.inflight.insert(lsn, flight);
+        Ok(Some(Pending { lsn }))
     }
 }
 

@@ -19,6 +19,7 @@ use datafusion::sql::sqlparser::ast::{
 use super::catalog::TableMeta;
 use super::dml::name_parts;
 use super::session::SqlSession;
+use floe_storage::TableId;
 use crate::mysql::SqlError;
 
 /// Ranges with more keys than this scan the table instead: past a point a
@@ -71,14 +72,12 @@ fn key_value(ty: &DataType, e: &SqlExpr) -> Option<ArrayRef> {
         .ok()?;
         return Some(narrow);
     }
-    if *ty == DataType::Utf8 && !negative {
-        if let Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) = v {
-            return cast(
-                &(std::sync::Arc::new(StringArray::from(vec![s.as_str()])) as ArrayRef),
-                ty,
-            )
-            .ok();
-        }
+    if let Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) = v
+        && *ty == DataType::Utf8
+        && !negative
+    {
+        let text: ArrayRef = std::sync::Arc::new(StringArray::from(vec![s.as_str()]));
+        return cast(&text, ty).ok();
     }
     None
 }
@@ -322,11 +321,18 @@ pub async fn confine(s: &SqlSession, stmt: &Statement) -> Result<bool, SqlError>
         s.engine
             .primary_key_rows(&mut w, &snap, t.id, &bounds, MAX_ROWS)?
     };
-    match rows {
-        Some(rows) => {
-            s.restrict_view(t.id, rows);
-            Ok(true)
-        }
-        None => Ok(false),
-    }
+    Ok(narrow(s, t.id, rows))
+}
+
+/// Narrows the view set for a statement on `t` to the rows of `rows`
+/// the key index named (`None`: it could not), counting it for SHOW STATUS.
+pub fn narrow(s: &SqlSession, table: TableId, rows: Option<Vec<u64>>) -> bool {
+    let Some(rows) = rows else {
+        return false;
+    };
+    s.restrict_view(table, rows);
+    s.engine
+        .key_range_reads
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    true
 }

@@ -8,9 +8,7 @@ use datafusion::sql::sqlparser::ast::{
     BinaryOperator, Expr as SqlExpr, GroupByExpr, SelectItem, SetExpr, Statement, TableFactor,
 };
 
-use arrow::array::ArrayRef;
 
-use super::catalog;
 use super::dml::name_parts;
 use super::provider::addr;
 use super::session::{SqlSession, one_batch};
@@ -102,23 +100,6 @@ pub fn key_equality(selection: Option<&SqlExpr>) -> Option<(String, String)> {
     }
 }
 
-/// The primary key value of `meta` as a one-value column, when
-/// `selection` is `pk = literal` on its only column.
-pub fn primary_key_value(
-    meta: &catalog::TableMeta,
-    selection: Option<&SqlExpr>,
-) -> Option<ArrayRef> {
-    let (column, text) = key_equality(selection)?;
-    let [pk] = meta.primary_key.as_slice() else {
-        return None;
-    };
-    if !meta.columns[*pk].name.eq_ignore_ascii_case(&column) {
-        return None;
-    }
-    let field = meta.schema().field(*pk).clone();
-    super::types::column_from_text(&[Some(&text)], field.data_type(), field.name()).ok()
-}
-
 /// The answer to `stmt` if it is a primary-key point lookup this node can
 /// answer from its key index; `None` to plan it as usual.
 pub async fn lookup(s: &SqlSession, stmt: &Statement) -> Result<Option<Outcome>, SqlError> {
@@ -137,14 +118,16 @@ pub async fn lookup(s: &SqlSession, stmt: &Statement) -> Result<Option<Outcome>,
         [d, t] => (d.clone(), t.clone()),
         _ => return Ok(None),
     };
-    let in_txn = s.txn.is_some();
     // Checked without a snapshot: a statement that is not a point lookup
     // builds its view once, when it is planned.
     let Ok(t) = s.engine.table(&db, &name) else {
         return Ok(None);
     };
     let meta = t.meta.clone();
-    let Some(key) = primary_key_value(&meta, Some(&shape.selection)) else {
+    if key_equality(Some(&shape.selection)).is_none() {
+        return Ok(None);
+    }
+    let Some(bounds) = super::keyrange::bounds(&meta, Some(&shape.selection)) else {
         return Ok(None);
     };
     if let Some(txn) = &s.txn
@@ -159,27 +142,25 @@ pub async fn lookup(s: &SqlSession, stmt: &Statement) -> Result<Option<Outcome>,
             None => return Ok(None),
         },
     };
+    // The snapshot first, then the index under the write lock: the index
+    // is then at least as new as the snapshot.
     let snap = s.set_view(false);
     let schema = std::sync::Arc::new(
         meta.schema()
             .project(&projection)
             .map_err(|e| SqlError::internal(e.to_string()))?,
     );
-    let row = match s.engine.find_primary_key(t.id, key).await? {
-        Some(id) => {
-            let a = addr(id);
-            let visible = snap.tables.get(&t.id).is_some_and(|ts| ts.is_live(a));
-            if !visible {
-                return Ok(None);
-            }
-            s.engine
-                .with_state(|st| st.table(t.id).and_then(|tb| tb.row(a)))
-        }
-        // No such key now: for a statement of its own that is an answer;
-        // a transaction's older snapshot may still hold the row.
-        None if !in_txn => None,
-        None => return Ok(None),
+    let found = {
+        let mut w = s.engine.lock().await;
+        s.engine.primary_key_rows(&mut w, &snap, t.id, &bounds, 1)?
     };
+    let Some(ids) = found else {
+        return Ok(None);
+    };
+    let row = ids.first().and_then(|&id| {
+        s.engine
+            .with_state(|st| st.table(t.id).and_then(|tb| tb.row(addr(id))))
+    });
     let batch = match row {
         Some(r) => r
             .project(&projection)

@@ -6,7 +6,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt64Array};
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, BooleanBufferBuilder, RecordBatch, UInt64Array,
+};
 use arrow::compute::{filter_record_batch, interleave};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
@@ -230,18 +232,26 @@ impl SnapshotTable {
         deletes: Option<&roaring::RoaringBitmap>,
     ) -> Result<Option<RecordBatch>> {
         let n = batch.num_rows() as u32;
-        let gone = |r: u32| {
-            deletes.is_some_and(|d| d.contains(first + r))
-                || self
-                    .deleted
-                    .as_ref()
-                    .is_some_and(|d| d.contains(&rowid(segment, first + r)))
+        // Which rows go: found from the (few) deleted rows, not by asking
+        // about every row.
+        let mut keep: Option<BooleanBufferBuilder> = None;
+        let mut gone = |r: u32| {
+            keep.get_or_insert_with(|| {
+                let mut b = BooleanBufferBuilder::new(n as usize);
+                b.append_n(n as usize, true);
+                b
+            })
+            .set_bit(r as usize, false)
         };
-        let any_gone = deletes.is_some_and(|d| d.range_cardinality(first..first + n) > 0)
-            || self
-                .deleted
-                .as_ref()
-                .is_some_and(|d| !d.is_empty() && (0..n).any(gone));
+        if let Some(d) = deletes {
+            d.range(first..first + n).for_each(|row| gone(row - first));
+        }
+        for &id in self.deleted.iter().flat_map(|d| d.iter()) {
+            let a = addr(id);
+            if id & PENDING == 0 && a.segment == segment && (first..first + n).contains(&a.row) {
+                gone(a.row - first);
+            }
+        }
         let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
         if self.with_rowid {
             columns.push(Arc::new(UInt64Array::from_iter_values(
@@ -249,11 +259,10 @@ impl SnapshotTable {
             )));
         }
         let out = RecordBatch::try_new(self.schema.clone(), columns)?;
-        if !any_gone {
+        let Some(mut keep) = keep else {
             return Ok(Some(out));
-        }
-        let keep: BooleanArray = (0..n).map(|r| Some(!gone(r))).collect();
-        let kept = filter_record_batch(&out, &keep)?;
+        };
+        let kept = filter_record_batch(&out, &BooleanArray::new(keep.finish(), None))?;
         Ok((kept.num_rows() > 0).then_some(kept))
     }
 

@@ -574,15 +574,23 @@ impl SqlSession {
             return Ok(());
         };
         let writes = dml::without_dead_pending(txn.writes);
-        let mut w = self.engine.lock().await;
-        self.engine.commit(&mut w, &writes).await?;
+        let pending = {
+            let mut w = self.engine.lock().await;
+            self.engine.submit(&mut w, &writes)?
+        };
+        if let Some(p) = pending {
+            self.engine.wait(p).await?;
+        }
         Ok(())
     }
 
-    /// Runs a write statement: in the open transaction, or as its own.
+    /// Runs a write statement: in the open transaction, or as its own. A
+    /// statement of its own that deletes a row a commit still in flight
+    /// deletes runs again once that commit is applied (as MySQL's would
+    /// wait for the row lock and read the row anew).
     pub async fn write<F>(&mut self, f: F) -> Result<Done, SqlError>
     where
-        F: for<'a> FnOnce(
+        F: for<'a> Fn(
             &'a mut SqlSession,
             &'a mut super::engine::WriteState,
         ) -> BoxFuture<'a, Result<(Done, WriteSet), SqlError>>,
@@ -592,18 +600,27 @@ impl SqlSession {
         }
         let engine = self.engine.clone();
         let mut w = engine.lock().await;
-        let (done, writes) = f(self, &mut w).await?;
-        match &mut self.txn {
-            Some(t) => {
-                engine.precheck(&mut w, &t.writes, &writes)?;
-                t.add(writes);
-                Ok(done)
-            }
-            None => {
+        let mut settled = false;
+        loop {
+            let (done, writes) = f(self, &mut w).await?;
+            let Some(t) = &mut self.txn else {
                 let writes = dml::without_dead_pending(writes);
-                engine.commit(&mut w, &writes).await?;
-                Ok(done)
-            }
+                if !settled && engine.collides(&w, &writes) {
+                    engine.settle_all(&mut w).await?;
+                    settled = true;
+                    continue;
+                }
+                let pending = engine.submit(&mut w, &writes)?;
+                // Others commit while this one becomes durable.
+                drop(w);
+                if let Some(p) = pending {
+                    engine.wait(p).await?;
+                }
+                return Ok(done);
+            };
+            engine.precheck(&mut w, &t.writes, &writes)?;
+            t.add(writes);
+            return Ok(done);
         }
     }
 
