@@ -1,6 +1,10 @@
 //! Helpers the benchmarks share: where they write, and a log to write to.
 #![allow(dead_code)] // each benchmark uses its own subset
 
+/// Roles run in bench binaries as they run in `floe`: on mimalloc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod mariadb;
 pub mod roles;
 pub mod wire;

@@ -31,6 +31,8 @@ pub async fn alter_table(s: &mut SqlSession, at: AlterTable) -> Result<Done, Sql
     let engine = s.engine.clone();
     // Writers wait until the new shape is in place.
     let mut w = engine.lock().await;
+    // The copy must hold every committed row, also those still in flight.
+    engine.settle_all(&mut w).await?;
     let snap = engine.snapshot();
     let Some(t) = catalog::find_table(&snap, &db, &name) else {
         if at.if_exists {

@@ -142,7 +142,7 @@ pub fn column_spec(c: &ColumnDef) -> Result<(ColumnSpec, bool, bool), SqlError> 
     Ok((spec, primary, unique))
 }
 
-fn table_meta(db: String, ct: &CreateTable) -> Result<TableMeta, SqlError> {
+pub(crate) fn table_meta(db: String, ct: &CreateTable) -> Result<TableMeta, SqlError> {
     let name = name_parts(&ct.name).pop().unwrap_or_default();
     let mut meta = TableMeta {
         db,

@@ -461,6 +461,8 @@ impl SqlEngine {
     /// Applies a catalog change (DDL, accounts) durably.
     pub async fn ddl(&self, ddl: Ddl) -> Result<(), SqlError> {
         let mut w = self.lock().await;
+        // Indexes it drops are rebuilt from what is applied: all of it.
+        self.settle_all(&mut w).await?;
         if let Ddl::DropTable { table }
         | Ddl::TruncateTable { table }
         | Ddl::SetTableMeta { table, .. } = &ddl
@@ -699,9 +701,10 @@ impl SqlEngine {
             let Some(t) = snap.tables.get(table) else {
                 continue;
             };
-            if ids.iter().any(|&id| {
-                id & PENDING == 0 && (!t.is_live(addr(id)) || w.doomed.contains(&id))
-            }) {
+            if ids
+                .iter()
+                .any(|&id| id & PENDING == 0 && (!t.is_live(addr(id)) || w.doomed.contains(&id)))
+            {
                 return Err(deadlock());
             }
         }
@@ -766,7 +769,11 @@ impl SqlEngine {
     /// Validates a write set and queues its record in the log; the caller
     /// holds the write lock and, once it has let it go, waits for the
     /// returned commit to be durable before acknowledging it.
-    pub fn submit(&self, w: &mut WriteState, writes: &WriteSet) -> Result<Option<Pending>, SqlError> {
+    pub fn submit(
+        &self,
+        w: &mut WriteState,
+        writes: &WriteSet,
+    ) -> Result<Option<Pending>, SqlError> {
         if writes.is_empty() {
             return Ok(None);
         }

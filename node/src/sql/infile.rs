@@ -220,7 +220,9 @@ impl Loader {
             build_rows(&engine, &mut w, &snap, self.table, &self.meta, columns, n)?;
         let mut ws = WriteSet::default();
         if self.dup != OnDuplicate::Error {
-            let dups = engine.find_duplicate(&mut w, &snap, self.table, &batch).await?;
+            let dups = engine
+                .find_duplicate(&mut w, &snap, self.table, &batch)
+                .await?;
             if self.dup == OnDuplicate::Replace {
                 ws.deletes
                     .insert(self.table, dups.iter().flatten().copied().collect());

@@ -19,8 +19,8 @@ use datafusion::sql::sqlparser::ast::{
 use super::catalog::TableMeta;
 use super::dml::name_parts;
 use super::session::SqlSession;
-use floe_storage::TableId;
 use crate::mysql::SqlError;
+use floe_storage::TableId;
 
 /// Ranges with more keys than this scan the table instead: past a point a
 /// vectorized scan beats gathering rows one by one.
@@ -335,4 +335,111 @@ pub fn narrow(s: &SqlSession, table: TableId, rows: Option<Vec<u64>>) -> bool {
         .key_range_reads
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::sql::sqlparser::dialect::MySqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
+    fn meta(sql: &str) -> TableMeta {
+        let Statement::CreateTable(ct) =
+            Parser::parse_sql(&MySqlDialect {}, sql).unwrap().remove(0)
+        else {
+            panic!("not CREATE TABLE")
+        };
+        super::super::ddl::table_meta("db".into(), &ct).unwrap()
+    }
+
+    fn where_of(sql: &str) -> SqlExpr {
+        let stmt = Parser::parse_sql(&MySqlDialect {}, &format!("SELECT * FROM t WHERE {sql}"))
+            .unwrap()
+            .remove(0);
+        single_table(&stmt).unwrap().1.unwrap().clone()
+    }
+
+    fn key(meta: &TableMeta, v: i64) -> Vec<u8> {
+        let ty = meta.columns[meta.primary_key[0]].ty.storage.data_type();
+        let c = RowConverter::new(vec![SortField::new(ty.clone())]).unwrap();
+        let a = cast(
+            &(std::sync::Arc::new(Int64Array::from(vec![v])) as ArrayRef),
+            &ty,
+        )
+        .unwrap();
+        c.convert_columns(&[a]).unwrap().row(0).as_ref().to_vec()
+    }
+
+    #[test]
+    fn conjuncts_on_the_key_become_the_tightest_bounds() {
+        let m = meta("CREATE TABLE t (id INT PRIMARY KEY, k INT)");
+        let b = |w: &str| bounds(&m, Some(&where_of(w)));
+        assert_eq!(
+            b("id BETWEEN 1 AND 9 AND k = 3 AND id > 4 AND (id <= 7)"),
+            Some(KeyBounds::Range(
+                Bound::Excluded(key(&m, 4)),
+                Bound::Included(key(&m, 7))
+            ))
+        );
+        assert_eq!(
+            b("5 >= id"),
+            Some(KeyBounds::Range(
+                Bound::Unbounded,
+                Bound::Included(key(&m, 5))
+            ))
+        );
+        assert_eq!(
+            b("id = -3"),
+            Some(KeyBounds::Range(
+                Bound::Included(key(&m, -3)),
+                Bound::Included(key(&m, -3))
+            ))
+        );
+        assert_eq!(
+            b("id IN (9, 2, 9, 40) AND id < 10"),
+            Some(KeyBounds::Points(vec![key(&m, 2), key(&m, 9)]))
+        );
+        // Negative keys sort before positive ones in the encoding.
+        assert!(key(&m, -3) < key(&m, 2));
+        // Nothing that could drop a matching row: ORs, fractions, other
+        // columns, values outside the type, NOT IN.
+        for w in [
+            "id = 1 OR id = 2",
+            "id > 1.5",
+            "k = 3",
+            "id < 99999999999",
+            "id NOT IN (1, 2)",
+            "id + 0 = 1",
+        ] {
+            assert_eq!(b(w), None, "{w}");
+        }
+        let u = meta("CREATE TABLE t (id BIGINT UNSIGNED PRIMARY KEY)");
+        assert_eq!(bounds(&u, Some(&where_of("id > -1"))), None);
+        assert!(is_empty(
+            &Bound::Included(key(&m, 5)),
+            &Bound::Included(key(&m, 4))
+        ));
+        assert!(is_empty(
+            &Bound::Excluded(key(&m, 5)),
+            &Bound::Included(key(&m, 5))
+        ));
+        assert!(!is_empty(
+            &Bound::Included(key(&m, 5)),
+            &Bound::Included(key(&m, 5))
+        ));
+    }
+
+    #[test]
+    fn a_table_read_twice_is_not_narrowed() {
+        let parse = |q: &str| Parser::parse_sql(&MySqlDialect {}, q).unwrap().remove(0);
+        assert!(single_table(&parse("SELECT SUM(k) FROM t WHERE id BETWEEN 1 AND 5")).is_some());
+        for q in [
+            "SELECT * FROM t WHERE id = 1 AND k > (SELECT AVG(k) FROM t)",
+            "SELECT * FROM t JOIN u ON t.id = u.id WHERE t.id = 1",
+            "WITH x AS (SELECT * FROM t) SELECT * FROM x WHERE id = 1",
+            "SELECT * FROM t WHERE id = 1 UNION SELECT * FROM t WHERE id = 2",
+        ] {
+            assert!(single_table(&parse(q)).is_none(), "{q}");
+        }
+    }
 }

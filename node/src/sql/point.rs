@@ -8,7 +8,6 @@ use datafusion::sql::sqlparser::ast::{
     BinaryOperator, Expr as SqlExpr, GroupByExpr, SelectItem, SetExpr, Statement, TableFactor,
 };
 
-
 use super::dml::name_parts;
 use super::provider::addr;
 use super::session::{SqlSession, one_batch};
@@ -152,7 +151,8 @@ pub async fn lookup(s: &SqlSession, stmt: &Statement) -> Result<Option<Outcome>,
     );
     let found = {
         let mut w = s.engine.lock().await;
-        s.engine.primary_key_rows(&mut w, &snap, t.id, &bounds, 1)?
+        s.engine
+            .primary_key_rows(&mut w, &snap, t.id, &bounds, super::keyrange::MAX_ROWS)?
     };
     let Some(ids) = found else {
         return Ok(None);
