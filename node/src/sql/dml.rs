@@ -169,7 +169,6 @@ pub fn default_text(meta: &TableMeta, c: usize) -> Result<Option<String>, SqlErr
 pub fn build_rows(
     engine: &super::engine::SqlEngine,
     w: &mut WriteState,
-    snap: &floe_storage::Snapshot,
     table: TableId,
     meta: &TableMeta,
     mut columns: Vec<Vec<Option<String>>>,
@@ -190,10 +189,10 @@ pub fn build_rows(
             .filter_map(|v| v.trim().parse::<i128>().ok())
             .max();
         if let Some(m) = explicit_max {
-            engine.saw_auto(w, snap, table, m)?;
+            engine.saw_auto(w, table, m)?;
         }
         if !missing.is_empty() {
-            let first = engine.reserve_auto(w, snap, table, missing.len() as u64)?;
+            let first = engine.reserve_auto(w, table, missing.len() as u64)?;
             for (i, r) in missing.iter().enumerate() {
                 columns[a][*r] = Some((first + i as i128).to_string());
             }
@@ -349,7 +348,7 @@ async fn insert(
             n
         }
     };
-    let (batch, generated) = build_rows(&s.engine, w, &snap, t.id, &meta, columns, rows)?;
+    let (batch, generated) = build_rows(&s.engine, w, t.id, &meta, columns, rows)?;
     let mut ws = WriteSet::default();
     let mut affected = batch.num_rows() as u64;
     let replace = ins.replace_into;
@@ -359,7 +358,7 @@ async fn insert(
     };
     let mut batch = batch;
     if replace || ins.ignore || odku.is_some() {
-        let dups = s.engine.find_duplicate(w, &snap, t.id, &batch).await?;
+        let dups = s.engine.find_duplicate(w, t.id, &batch).await?;
         let dead: HashSet<u64> = s
             .txn
             .as_ref()
@@ -525,6 +524,10 @@ fn restrict_to_key(
     t: &TableRef,
     selection: Option<&SqlExpr>,
 ) -> Result<(), SqlError> {
+    // A subquery in the WHERE may read the same table: it must see all of it.
+    if selection.is_some_and(super::keyrange::reads_tables) {
+        return Ok(());
+    }
     let Some(bounds) = super::keyrange::bounds(&t.meta, selection) else {
         return Ok(());
     };
@@ -562,7 +565,7 @@ async fn update(
     let reads_tables = up
         .assignments
         .iter()
-        .any(|a| a.value.to_string().to_ascii_uppercase().contains("SELECT"));
+        .any(|a| super::keyrange::reads_tables(&a.value));
     if !reads_tables {
         restrict_to_key(s, w, &t, up.selection.as_ref())?;
     }

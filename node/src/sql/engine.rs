@@ -1,7 +1,9 @@
 //! A node's SQL engine: sessions over the volume's state. On the primary it
 //! owns the volume writer, unique-key indexes over row addresses, and the
-//! commit path (validate, append, wait durable, apply) under one write lock;
-//! on a reader it reads a replica that follows the log and refuses writes.
+//! commit path: validate and append under one write lock, then wait for
+//! durability without it (concurrent commits share a sync) and apply in
+//! log order. On a reader it reads a replica that follows the log and
+//! refuses writes.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -476,7 +478,7 @@ impl SqlEngine {
         Ok(())
     }
 
-    /// Creates a table; its id is the lsn it is created at, so ids never repeat.
+    /// Creates a table; its id is above every lsn applied, so ids never repeat.
     pub async fn create_table(&self, meta: &TableMeta) -> Result<TableId, SqlError> {
         let _w = self.lock().await;
         let snap = self.snapshot();
@@ -495,10 +497,11 @@ impl SqlEngine {
         Ok(id)
     }
 
+    /// `table`'s key indexes, built from the newest state when first used
+    /// (never from a statement's snapshot, which may be older).
     fn keys<'a>(
         &self,
         w: &'a mut WriteState,
-        snap: &Snapshot,
         table: TableId,
     ) -> Result<&'a mut TableKeys, SqlError> {
         use std::collections::hash_map::Entry;
@@ -507,6 +510,7 @@ impl SqlEngine {
             Entry::Vacant(v) => v,
         };
         {
+            let snap = self.snapshot();
             let t = snap
                 .tables
                 .get(&table)
@@ -552,7 +556,8 @@ impl SqlEngine {
     /// key is within `bounds`, in key order; `None` when the index cannot
     /// tell exactly for `snap` (it forgot what a key in range named then)
     /// or more than `max` rows are in range. The caller holds the write lock and
-    /// took `snap` before it, so the index is at least as new as `snap`.
+    /// took `snap` before it or under it, so the index is at least as new
+    /// as `snap`.
     pub fn primary_key_rows(
         &self,
         w: &mut WriteState,
@@ -563,8 +568,9 @@ impl SqlEngine {
     ) -> Result<Option<Vec<u64>>, SqlError> {
         // Commits applied since the lock was taken may be in `snap`.
         self.reconcile(w);
-        if !w.tables.contains_key(&table) {
-            self.keys(w, &self.snapshot(), table)?;
+        // A table an ALTER replaced meanwhile has no index: scan instead.
+        if self.keys(w, table).is_err() {
+            return Ok(None);
         }
         let (Some(keys), Some(tsnap)) = (w.tables.get(&table), snap.tables.get(&table)) else {
             return Ok(None);
@@ -624,11 +630,10 @@ impl SqlEngine {
     pub fn reserve_auto(
         &self,
         w: &mut WriteState,
-        snap: &Snapshot,
         table: TableId,
         n: u64,
     ) -> Result<i128, SqlError> {
-        let k = self.keys(w, snap, table)?;
+        let k = self.keys(w, table)?;
         let first = k.next_auto;
         k.next_auto = first + n as i128;
         Ok(first)
@@ -638,41 +643,39 @@ impl SqlEngine {
     pub fn saw_auto(
         &self,
         w: &mut WriteState,
-        snap: &Snapshot,
         table: TableId,
         value: i128,
     ) -> Result<(), SqlError> {
-        let k = self.keys(w, snap, table)?;
+        let k = self.keys(w, table)?;
         k.next_auto = k.next_auto.max(value + 1);
         Ok(())
     }
 
-    /// The committed row id holding `batch`'s row `row` key in `table`'s
-    /// unique keys, if any (for REPLACE, IGNORE and ON DUPLICATE KEY UPDATE).
+    /// Per row of `batch`: the newest committed row holding one of its
+    /// unique keys in `table`, if any (for REPLACE, IGNORE and ON DUPLICATE
+    /// KEY UPDATE), after waiting for commits in flight that hold them.
     pub async fn find_duplicate(
         &self,
         w: &mut WriteState,
-        snap: &Snapshot,
         table: TableId,
         batch: &RecordBatch,
     ) -> Result<Vec<Option<u64>>, SqlError> {
-        let found = self.duplicates(w, snap, table, batch)?;
+        let found = self.duplicates(w, table, batch)?;
         if found.iter().flatten().all(|id| id & INFLIGHT == 0) {
             return Ok(found);
         }
         // A key of a commit in flight: wait for its row id.
         self.settle_all(w).await?;
-        self.duplicates(w, snap, table, batch)
+        self.duplicates(w, table, batch)
     }
 
     fn duplicates(
         &self,
         w: &mut WriteState,
-        snap: &Snapshot,
         table: TableId,
         batch: &RecordBatch,
     ) -> Result<Vec<Option<u64>>, SqlError> {
-        let k = self.keys(w, snap, table)?;
+        let k = self.keys(w, table)?;
         let mut out = vec![None; batch.num_rows()];
         for idx in &k.keys {
             for (r, key) in idx.encode(batch)?.into_iter().enumerate() {
@@ -724,7 +727,7 @@ impl SqlEngine {
                 continue;
             }
             let own = txn.inserts.get(&table).map(Vec::as_slice).unwrap_or(&[]);
-            let keys = self.keys(w, &snap, table)?;
+            let keys = self.keys(w, table)?;
             for k in &keys.keys {
                 let mut seen = HashSet::new();
                 let mut pending = 0u64;
@@ -761,9 +764,15 @@ impl SqlEngine {
         Ok(())
     }
 
-    /// Waits until a submitted commit is durable (and applied).
+    /// Waits until a submitted commit is durable (and applied). The wait
+    /// runs on its own task: a client that goes away meanwhile does not
+    /// leave its commit unapplied.
     pub async fn wait(&self, p: Pending) -> Result<(), SqlError> {
-        self.writer()?.settle(p.lsn).await.map_err(storage_error)
+        let writer = self.writer()?.clone();
+        tokio::spawn(async move { writer.settle(p.lsn).await })
+            .await
+            .map_err(|e| SqlError::internal(e.to_string()))?
+            .map_err(storage_error)
     }
 
     /// Validates a write set and queues its record in the log; the caller
@@ -812,7 +821,7 @@ impl SqlEngine {
                     all_deleted.push(id);
                 }
             }
-            let keys = self.keys(w, &snap, table)?;
+            let keys = self.keys(w, table)?;
             // Per unique key: the keys this transaction frees in this table.
             let mut removed_here: Vec<HashSet<Vec<u8>>> = vec![HashSet::new(); keys.keys.len()];
             if !keys.keys.is_empty() && !addrs.is_empty() {

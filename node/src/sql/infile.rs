@@ -215,14 +215,10 @@ impl Loader {
         }
         let engine = self.engine.clone();
         let mut w = engine.lock().await;
-        let snap = engine.snapshot();
-        let (mut batch, _) =
-            build_rows(&engine, &mut w, &snap, self.table, &self.meta, columns, n)?;
+        let (mut batch, _) = build_rows(&engine, &mut w, self.table, &self.meta, columns, n)?;
         let mut ws = WriteSet::default();
         if self.dup != OnDuplicate::Error {
-            let dups = engine
-                .find_duplicate(&mut w, &snap, self.table, &batch)
-                .await?;
+            let dups = engine.find_duplicate(&mut w, self.table, &batch).await?;
             if self.dup == OnDuplicate::Replace {
                 ws.deletes
                     .insert(self.table, dups.iter().flatten().copied().collect());

@@ -251,6 +251,12 @@ pub fn bounds(meta: &TableMeta, selection: Option<&SqlExpr>) -> Option<KeyBounds
     })
 }
 
+/// Whether `e` reads a table (has a subquery): narrowing the statement's
+/// table would narrow that read too.
+pub fn reads_tables(e: &SqlExpr) -> bool {
+    visit_relations(e, |_| std::ops::ControlFlow::Break(())).is_break()
+}
+
 /// The one table a query reads and its WHERE clause, for a query that
 /// names a single table once (a subquery or a join reading it again would
 /// see only the confined rows too).

@@ -19,6 +19,7 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use floe_storage::state::TableSnapshot;
 use floe_storage::{Snapshot, TableId};
+use roaring::RoaringBitmap;
 
 use super::catalog::{self, TableMeta};
 
@@ -137,6 +138,8 @@ pub struct SnapshotTable {
     schema: SchemaRef,
     data: TableSnapshot,
     deleted: Option<Arc<HashSet<u64>>>,
+    /// `deleted`'s committed rows by segment, for scans.
+    deleted_rows: HashMap<u64, RoaringBitmap>,
     inserted: Vec<RecordBatch>,
     with_rowid: bool,
     only: Option<Arc<Vec<u64>>>,
@@ -154,9 +157,18 @@ impl SnapshotTable {
         };
         let id = data.def.id;
         let overlay = view.overlay.as_ref();
+        let deleted = overlay.and_then(|o| o.deleted.get(&id).cloned());
+        let mut deleted_rows: HashMap<u64, RoaringBitmap> = HashMap::new();
+        for &d in deleted.iter().flat_map(|d| d.iter()) {
+            if d & PENDING == 0 {
+                let a = addr(d);
+                deleted_rows.entry(a.segment).or_default().insert(a.row);
+            }
+        }
         SnapshotTable {
             schema,
-            deleted: overlay.and_then(|o| o.deleted.get(&id).cloned()),
+            deleted,
+            deleted_rows,
             inserted: overlay
                 .and_then(|o| o.inserted.get(&id).cloned())
                 .unwrap_or_default(),
@@ -227,7 +239,7 @@ impl SnapshotTable {
         batch: &RecordBatch,
         segment: u64,
         first: u32,
-        deletes: Option<&roaring::RoaringBitmap>,
+        deletes: Option<&RoaringBitmap>,
     ) -> Result<Option<RecordBatch>> {
         let n = batch.num_rows() as u32;
         // Which rows go: found from the (few) deleted rows, not by asking
@@ -244,11 +256,8 @@ impl SnapshotTable {
         if let Some(d) = deletes {
             d.range(first..first + n).for_each(|row| gone(row - first));
         }
-        for &id in self.deleted.iter().flat_map(|d| d.iter()) {
-            let a = addr(id);
-            if id & PENDING == 0 && a.segment == segment && (first..first + n).contains(&a.row) {
-                gone(a.row - first);
-            }
+        if let Some(d) = self.deleted_rows.get(&segment) {
+            d.range(first..first + n).for_each(|row| gone(row - first));
         }
         let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
         if self.with_rowid {

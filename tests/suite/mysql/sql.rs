@@ -349,6 +349,11 @@ for q in [\"SELECT n FROM s WHERE code BETWEEN 'b' AND 'd'\", \"SELECT n FROM s 
 ca.execute('UPDATE t SET k = k + 100 WHERE id BETWEEN 1 AND 5'); print('updated', ca.rowcount)
 ca.execute('DELETE FROM t WHERE id IN (6, 7, 999)'); print('deleted', ca.rowcount)
 print(same('SELECT id, k FROM t WHERE id <= 8'))
+# A subquery reading the same table sees all of it, not the key range.
+ca.execute('CREATE TABLE tree (id INT PRIMARY KEY, parent INT, v INT)')
+ca.execute('INSERT INTO tree VALUES (1, NULL, 10), (2, 1, 20), (3, 1, 30), (4, NULL, 40)')
+ca.execute('DELETE FROM tree WHERE id = 1 AND NOT EXISTS (SELECT 1 FROM tree c WHERE c.parent = 1)'); print('orphans', ca.rowcount)
+ca.execute('UPDATE tree SET v = 0 WHERE id BETWEEN 3 AND 4 AND v > (SELECT AVG(v) FROM tree)'); print('above average', ca.rowcount)
 # A REPEATABLE READ transaction keeps its snapshot over ranges others
 # change, and sees its own writes.
 ca.execute('BEGIN'); print(same('SELECT SUM(k), COUNT(*) FROM t WHERE id BETWEEN 6 AND 50'))
@@ -389,6 +394,8 @@ print(same('SELECT COUNT(*) FROM t WHERE id > 195'))
             "updated 5",
             "deleted 2",
             "((1, 101), (2, 102), (3, 103), (4, 104), (5, 105), (8, 1))",
+            "orphans 0",
+            "above average 2",
             "((127, 43),)",
             "((127, 43),)",
             "((5,),)",
