@@ -165,9 +165,12 @@ pub struct SqlEngine {
     pub key_range_reads: std::sync::atomic::AtomicU64,
 }
 
+/// ER_LOCK_DEADLOCK: what a transaction that lost a race to another gets.
+pub const DEADLOCK: u16 = 1213;
+
 pub fn deadlock() -> SqlError {
     SqlError::new(
-        1213,
+        DEADLOCK,
         "40001",
         "Deadlock found when trying to get lock; try restarting transaction",
     )
@@ -442,22 +445,6 @@ impl SqlEngine {
             self.reconcile(w);
         }
         Ok(())
-    }
-
-    /// Whether `writes` deletes a row that another commit deleted since
-    /// the statement's snapshot, or deletes while it is in flight.
-    pub fn collides(&self, w: &WriteState, writes: &WriteSet) -> bool {
-        if writes.deletes.values().all(Vec::is_empty) {
-            return false;
-        }
-        let now = self.snapshot();
-        writes.deletes.iter().any(|(table, ids)| {
-            let t = now.tables.get(table);
-            ids.iter().any(|&id| {
-                id & PENDING == 0
-                    && (w.doomed.contains(&id) || !t.is_some_and(|t| t.is_live(addr(id))))
-            })
-        })
     }
 
     /// Applies a catalog change (DDL, accounts) durably.

@@ -13,10 +13,11 @@ use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use arrow::row::{RowConverter, SortField};
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr as SqlExpr, SetExpr, Statement, UnaryOperator, Value, visit_relations,
+    BinaryOperator, Expr as SqlExpr, ObjectName, SetExpr, Statement, UnaryOperator, Value,
+    visit_relations,
 };
 
-use super::catalog::TableMeta;
+use super::catalog::{TableMeta, TableRef};
 use super::dml::name_parts;
 use super::session::SqlSession;
 use crate::mysql::SqlError;
@@ -295,38 +296,50 @@ pub fn single_table(
     (relations == 1).then_some((name, s.selection.as_ref()))
 }
 
+/// The table `name` names in this session's database, as the catalog has
+/// it now (no snapshot built); `None` on a reader, whose nodes keep no key
+/// index, or when there is no such table (planning reports that).
+pub fn named_table(s: &SqlSession, name: &ObjectName) -> Option<TableRef> {
+    if s.engine.is_reader() {
+        return None;
+    }
+    let (db, table) = match name_parts(name).as_slice() {
+        [t] => (s.db()?, t.clone()),
+        [d, t] => (d.clone(), t.clone()),
+        _ => return None,
+    };
+    s.engine.table(&db, &table).ok()
+}
+
+/// Sets the view for a statement and returns the rows of `table` within
+/// `bounds` in it (`None`: the index cannot say). The snapshot is taken
+/// first and the index read under the write lock after, so the index is
+/// at least as new as the snapshot.
+pub async fn rows_in_view(
+    s: &SqlSession,
+    table: TableId,
+    bounds: &KeyBounds,
+) -> Result<Option<Vec<u64>>, SqlError> {
+    let snap = s.set_view(false);
+    let mut w = s.engine.lock().await;
+    s.engine
+        .primary_key_rows(&mut w, &snap, table, bounds, MAX_ROWS)
+}
+
 /// Confines the query `stmt` to the rows its primary-key range names, when
 /// the key index can say exactly which those are for the view set for it.
 /// Returns whether the view was narrowed.
 pub async fn confine(s: &SqlSession, stmt: &Statement) -> Result<bool, SqlError> {
-    if s.engine.is_reader() {
-        return Ok(false);
-    }
     let Some((name, selection)) = single_table(stmt) else {
         return Ok(false);
     };
-    let (db, table) = match name_parts(name).as_slice() {
-        [t] => match s.db() {
-            Some(db) => (db, t.clone()),
-            None => return Ok(false),
-        },
-        [d, t] => (d.clone(), t.clone()),
-        _ => return Ok(false),
-    };
-    let Ok(t) = s.engine.table(&db, &table) else {
+    let Some(t) = named_table(s, name) else {
         return Ok(false);
     };
     let Some(bounds) = bounds(&t.meta, selection) else {
         return Ok(false);
     };
-    // The snapshot first, then the index under the write lock: the index
-    // is then at least as new as the snapshot.
-    let snap = s.set_view(false);
-    let rows = {
-        let mut w = s.engine.lock().await;
-        s.engine
-            .primary_key_rows(&mut w, &snap, t.id, &bounds, MAX_ROWS)?
-    };
+    let rows = rows_in_view(s, t.id, &bounds).await?;
     Ok(narrow(s, t.id, rows))
 }
 

@@ -8,21 +8,9 @@ use datafusion::sql::sqlparser::ast::{
     BinaryOperator, Expr as SqlExpr, GroupByExpr, SelectItem, SetExpr, Statement, TableFactor,
 };
 
-use super::dml::name_parts;
 use super::provider::addr;
 use super::session::{SqlSession, one_batch};
 use crate::mysql::{Outcome, SqlError};
-
-/// A literal's text as a key value (`None` for NULL and non-literals).
-fn literal_text(v: &datafusion::sql::sqlparser::ast::Value) -> Option<String> {
-    use datafusion::sql::sqlparser::ast::Value as V;
-    match v {
-        V::Number(n, _) => Some(n.clone()),
-        V::SingleQuotedString(t) | V::DoubleQuotedString(t) => Some(t.clone()),
-        V::Boolean(b) => Some(if *b { "1" } else { "0" }.to_string()),
-        _ => None,
-    }
-}
 
 /// What a point lookup needs from the statement.
 struct Shape {
@@ -72,7 +60,9 @@ fn shape(stmt: &Statement) -> Option<Shape> {
                 .collect::<Option<Vec<_>>>()?,
         ),
     };
-    key_equality(s.selection.as_ref())?;
+    if !is_equality(s.selection.as_ref()) {
+        return None;
+    }
     Some(Shape {
         table: name.clone(),
         columns,
@@ -80,52 +70,35 @@ fn shape(stmt: &Statement) -> Option<Shape> {
     })
 }
 
-/// `column = literal` (either way round): the column and the literal's text.
-pub fn key_equality(selection: Option<&SqlExpr>) -> Option<(String, String)> {
+/// `column = literal` (either way round): the only WHERE a point lookup
+/// answers (any other condition would need checking against the row).
+fn is_equality(selection: Option<&SqlExpr>) -> bool {
     let Some(SqlExpr::BinaryOp {
         left,
         op: BinaryOperator::Eq,
         right,
     }) = selection
     else {
-        return None;
+        return false;
     };
-    match (left.as_ref(), right.as_ref()) {
-        (SqlExpr::Identifier(c), SqlExpr::Value(v))
-        | (SqlExpr::Value(v), SqlExpr::Identifier(c)) => {
-            Some((c.value.clone(), literal_text(&v.value)?))
-        }
-        _ => None,
-    }
+    matches!(
+        (left.as_ref(), right.as_ref()),
+        (SqlExpr::Identifier(_), SqlExpr::Value(_)) | (SqlExpr::Value(_), SqlExpr::Identifier(_))
+    )
 }
 
 /// The answer to `stmt` if it is a primary-key point lookup this node can
 /// answer from its key index; `None` to plan it as usual.
 pub async fn lookup(s: &SqlSession, stmt: &Statement) -> Result<Option<Outcome>, SqlError> {
-    if s.engine.is_reader() {
-        return Ok(None);
-    }
     let Some(shape) = shape(stmt) else {
         return Ok(None);
     };
-    let parts = name_parts(&shape.table);
-    let (db, name) = match parts.as_slice() {
-        [t] => match s.db() {
-            Some(db) => (db, t.clone()),
-            None => return Ok(None),
-        },
-        [d, t] => (d.clone(), t.clone()),
-        _ => return Ok(None),
-    };
     // Checked without a snapshot: a statement that is not a point lookup
     // builds its view once, when it is planned.
-    let Ok(t) = s.engine.table(&db, &name) else {
+    let Some(t) = super::keyrange::named_table(s, &shape.table) else {
         return Ok(None);
     };
     let meta = t.meta.clone();
-    if key_equality(Some(&shape.selection)).is_none() {
-        return Ok(None);
-    }
     let Some(bounds) = super::keyrange::bounds(&meta, Some(&shape.selection)) else {
         return Ok(None);
     };
@@ -141,20 +114,12 @@ pub async fn lookup(s: &SqlSession, stmt: &Statement) -> Result<Option<Outcome>,
             None => return Ok(None),
         },
     };
-    // The snapshot first, then the index under the write lock: the index
-    // is then at least as new as the snapshot.
-    let snap = s.set_view(false);
     let schema = std::sync::Arc::new(
         meta.schema()
             .project(&projection)
             .map_err(|e| SqlError::internal(e.to_string()))?,
     );
-    let found = {
-        let mut w = s.engine.lock().await;
-        s.engine
-            .primary_key_rows(&mut w, &snap, t.id, &bounds, super::keyrange::MAX_ROWS)?
-    };
-    let Some(ids) = found else {
+    let Some(ids) = super::keyrange::rows_in_view(s, t.id, &bounds).await? else {
         return Ok(None);
     };
     let row = ids.first().and_then(|&id| {

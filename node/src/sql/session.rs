@@ -605,12 +605,16 @@ impl SqlSession {
             let (done, writes) = f(self, &mut w).await?;
             let Some(t) = &mut self.txn else {
                 let writes = dml::without_dead_pending(writes);
-                if !settled && engine.collides(&w, &writes) {
-                    engine.settle_all(&mut w).await?;
-                    settled = true;
-                    continue;
-                }
-                let pending = engine.submit(&mut w, &writes)?;
+                let pending = match engine.submit(&mut w, &writes) {
+                    // A row it deletes was deleted since its snapshot, or is
+                    // being deleted by a commit in flight.
+                    Err(e) if e.code == super::engine::DEADLOCK && !settled => {
+                        engine.settle_all(&mut w).await?;
+                        settled = true;
+                        continue;
+                    }
+                    other => other?,
+                };
                 // Others commit while this one becomes durable.
                 drop(w);
                 if let Some(p) = pending {
