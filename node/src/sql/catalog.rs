@@ -2,7 +2,8 @@
 //! entries, and each table's SQL definition (keys, defaults, auto-increment)
 //! in its storage definition's opaque blob.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow::datatypes::{Schema, SchemaRef};
 use floe_storage::{ColumnDef, Snapshot, TableDef, TableId, hex};
@@ -57,6 +58,32 @@ pub struct TableMeta {
     pub indexes: Vec<IndexSpec>,
     #[serde(default)]
     pub comment: String,
+    /// `schema()`, kept by descriptions shared through `shared`.
+    #[serde(skip)]
+    pub schema_cache: SchemaCache,
+}
+
+/// A computed schema that a copy of its description does not inherit (the
+/// copy may be changed), and that comparisons ignore.
+#[derive(Default)]
+pub struct SchemaCache(OnceLock<SchemaRef>);
+
+impl Clone for SchemaCache {
+    fn clone(&self) -> Self {
+        SchemaCache::default()
+    }
+}
+
+impl PartialEq for SchemaCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for SchemaCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SchemaCache")
+    }
 }
 
 /// The storage name of `db`.`table`.
@@ -68,6 +95,32 @@ impl TableMeta {
     pub fn from_def(def: &TableDef) -> Result<TableMeta, SqlError> {
         serde_json::from_slice(&def.meta)
             .map_err(|e| SqlError::internal(format!("table {}: damaged definition: {e}", def.name)))
+    }
+
+    /// `def`'s description, parsed once per version of it: every statement
+    /// resolves its tables (often more than once), and parsing JSON each
+    /// time showed in profiles of short statements.
+    pub fn shared(def: &TableDef) -> Result<Arc<TableMeta>, SqlError> {
+        type Parsed = HashMap<TableId, (Vec<u8>, Arc<TableMeta>)>;
+        static PARSED: OnceLock<Mutex<Parsed>> = OnceLock::new();
+        let parsed = PARSED.get_or_init(Mutex::default);
+        if let Some((bytes, meta)) = parsed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&def.id)
+            && *bytes == def.meta
+        {
+            return Ok(meta.clone());
+        }
+        let meta = TableMeta::from_def(def)?;
+        // Immutable from here on (behind an Arc; a clone drops the cache).
+        let _ = meta.schema_cache.0.set(meta.build_schema());
+        let meta = Arc::new(meta);
+        parsed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(def.id, (def.meta.clone(), meta.clone()));
+        Ok(meta)
     }
 
     pub fn to_def(&self, id: TableId) -> TableDef {
@@ -131,6 +184,13 @@ impl TableMeta {
 
     /// The Arrow schema queries see: MySQL types and key flags in field metadata.
     pub fn schema(&self) -> SchemaRef {
+        match self.schema_cache.0.get() {
+            Some(s) => s.clone(),
+            None => self.build_schema(),
+        }
+    }
+
+    fn build_schema(&self) -> SchemaRef {
         let fields: Vec<_> = self
             .columns
             .iter()
@@ -198,7 +258,7 @@ pub fn live_table(
         .ok_or_else(|| no_such_table(db, table))?;
     Ok(TableRef {
         id: t.def.id,
-        meta: Arc::new(TableMeta::from_def(&t.def)?),
+        meta: TableMeta::shared(&t.def)?,
     })
 }
 
@@ -206,7 +266,7 @@ pub fn find_table(snap: &Snapshot, db: &str, table: &str) -> Option<TableRef> {
     let t = snap.table_by_name(&storage_name(db, table))?;
     Some(TableRef {
         id: t.def.id,
-        meta: Arc::new(TableMeta::from_def(&t.def).ok()?),
+        meta: TableMeta::shared(&t.def).ok()?,
     })
 }
 
@@ -224,7 +284,7 @@ pub fn tables_of(snap: &Snapshot, db: &str) -> Vec<TableRef> {
         .filter_map(|t| {
             Some(TableRef {
                 id: t.def.id,
-                meta: Arc::new(TableMeta::from_def(&t.def).ok()?),
+                meta: TableMeta::shared(&t.def).ok()?,
             })
         })
         .collect();

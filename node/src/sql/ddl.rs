@@ -151,6 +151,7 @@ pub(crate) fn table_meta(db: String, ct: &CreateTable) -> Result<TableMeta, SqlE
         primary_key: Vec::new(),
         indexes: Vec::new(),
         comment: String::new(),
+        schema_cache: Default::default(),
     };
     let mut pk_inline = Vec::new();
     let mut unique_inline = Vec::new();

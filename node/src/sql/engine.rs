@@ -163,6 +163,8 @@ pub struct SqlEngine {
     pub point_lookups: std::sync::atomic::AtomicU64,
     /// Statements whose scan the primary-key index narrowed (SHOW STATUS).
     pub key_range_reads: std::sync::atomic::AtomicU64,
+    /// Narrowed queries run without a DataFusion plan (SHOW STATUS).
+    pub direct_queries: std::sync::atomic::AtomicU64,
 }
 
 /// ER_LOCK_DEADLOCK: what a transaction that lost a race to another gets.
@@ -248,6 +250,7 @@ impl SqlEngine {
             started: Instant::now(),
             point_lookups: Default::default(),
             key_range_reads: Default::default(),
+            direct_queries: Default::default(),
         }
     }
 
@@ -329,6 +332,12 @@ impl SqlEngine {
                     (
                         "floe_key_range_reads",
                         self.key_range_reads
+                            .load(std::sync::atomic::Ordering::Relaxed)
+                            .to_string(),
+                    ),
+                    (
+                        "floe_direct_queries",
+                        self.direct_queries
                             .load(std::sync::atomic::Ordering::Relaxed)
                             .to_string(),
                     ),

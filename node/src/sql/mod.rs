@@ -7,6 +7,7 @@ pub mod alter;
 pub mod catalog;
 pub mod compat;
 pub mod ddl;
+pub mod direct;
 pub mod dml;
 pub mod engine;
 pub mod functions;

@@ -273,6 +273,12 @@ impl SnapshotTable {
         Ok((kept.num_rows() > 0).then_some(kept))
     }
 
+    /// Every row the view gives this table, in scan order. For a view
+    /// confined to a key range (a whole table would be read at once).
+    pub fn rows(&self) -> Result<Vec<RecordBatch>> {
+        Ok(self.partitions(1, &[])?.into_iter().flatten().collect())
+    }
+
     /// The rows to scan in `target` partitions of consecutive batches (so
     /// that the partitions read in turn give the table's order); segments
     /// whose zone maps rule out every row (`scan[i] == false`) are skipped.

@@ -299,7 +299,9 @@ impl SqlSession {
             .with_information_schema(true)
             .set_str("datafusion.sql_parser.dialect", "MySQL")
             // 2.5 is an exact DECIMAL in MySQL, not a double.
-            .set_bool("datafusion.sql_parser.parse_float_as_decimal", true);
+            .set_bool("datafusion.sql_parser.parse_float_as_decimal", true)
+            // MySQL sorts NULL below every value (first ascending).
+            .set_str("datafusion.sql_parser.default_null_ordering", "nulls_min");
         let df = DfContext::new_with_config(config);
         let view: ViewCell = Arc::new(RwLock::new(View {
             snap: engine.snapshot(),
@@ -424,12 +426,15 @@ impl SqlSession {
         };
         let db = self.db().unwrap_or_default();
         let state = self.df.state_ref();
-        state
-            .write()
-            .config_mut()
-            .options_mut()
-            .catalog
-            .default_schema = db;
+        let current = state.read().config().options().catalog.default_schema == db;
+        if !current {
+            state
+                .write()
+                .config_mut()
+                .options_mut()
+                .catalog
+                .default_schema = db;
+        }
         snap
     }
 
@@ -469,14 +474,19 @@ impl SqlSession {
         let names = output_names(&stmt);
         let mut stmt = stmt;
         super::compat::rewrite(&mut stmt);
-        let state = self.df.state();
-        let plan = state
-            .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
-            .await
-            .map_err(df_error)?;
-        let frame = DataFrame::new(state, plan);
-        let schema = frame.schema().as_arrow().clone();
-        let stream = frame.execute_stream().await.map_err(df_error)?;
+        let (schema, stream) = match super::direct::select(self, &stmt) {
+            Some(done) => done,
+            None => {
+                let state = self.df.state();
+                let plan = state
+                    .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
+                    .await
+                    .map_err(df_error)?;
+                let frame = DataFrame::new(state, plan);
+                let schema = Arc::new(frame.schema().as_arrow().clone());
+                (schema, frame.execute_stream().await.map_err(df_error)?)
+            }
+        };
         let mut columns: Vec<ColumnMeta> = schema
             .fields()
             .iter()

@@ -408,6 +408,101 @@ print(same('SELECT COUNT(*) FROM t WHERE id > 195'))
 }
 
 #[test]
+fn key_range_queries_run_without_a_plan_and_answer_like_one() {
+    let s = TestServer::start();
+    // `t` has a primary key, so its key ranges run directly; `u` holds the
+    // same rows without one, so the same queries on it are planned scans.
+    s.query(
+        "CREATE DATABASE dq; \
+         CREATE TABLE dq.t (id INT PRIMARY KEY, v INT, c VARCHAR(20) NOT NULL, p DECIMAL(8,2), d DATETIME); \
+         CREATE TABLE dq.u (id INT NOT NULL, v INT, c VARCHAR(20) NOT NULL, p DECIMAL(8,2), d DATETIME)",
+    );
+    let script = format!(
+        "{PY}
+a = conn(database='dq', autocommit=True); ca = a.cursor()
+rows = ', '.join(\"(%d, %s, 'c%d', %d.%02d, '2026-0%d-1%d 10:00:00')\" % (i, 'NULL' if i % 5 == 0 else str(i % 4), i % 6, i, i, 1 + i % 9, i % 10) for i in range(1, 41))
+ca.execute('INSERT INTO t VALUES ' + rows); ca.execute('INSERT INTO u VALUES ' + rows)
+def status(name):
+    ca.execute(\"SHOW STATUS LIKE '%s'\" % name); return int(ca.fetchall()[0][1])
+def run(q):
+    try:
+        ca.execute(q); return ca.fetchall(), [d[:2] for d in ca.description or []]
+    except pymysql.MySQLError as e:
+        return 'error %d' % e.args[0], None
+def same(q):
+    fast = run(q); slow = run(q.replace('FROM t', 'FROM u'))
+    if fast != slow: print('DIFFER', q, fast, slow)
+    return fast[0]
+queries = [
+  'SELECT * FROM t WHERE id BETWEEN 3 AND 5',
+  'SELECT id, v * 2 AS dbl, CONCAT(c, \\'!\\') FROM t WHERE id < 9 ORDER BY dbl DESC, id',
+  'SELECT id, v FROM t WHERE id BETWEEN 1 AND 10 ORDER BY v, id',
+  'SELECT id, v FROM t WHERE id BETWEEN 1 AND 10 ORDER BY v DESC, id DESC',
+  'SELECT DISTINCT v FROM t WHERE id <= 20 ORDER BY 1',
+  'SELECT DISTINCT c FROM t WHERE id BETWEEN 4 AND 30 ORDER BY c DESC LIMIT 3',
+  'SELECT COUNT(*), COUNT(v), SUM(v), AVG(v), MIN(c), MAX(d), SUM(p) FROM t WHERE id BETWEEN 2 AND 15',
+  'SELECT SUM(v) + COUNT(*) * 2 FROM t WHERE id BETWEEN 2 AND 15',
+  'SELECT COUNT(DISTINCT v), MAX(p) FROM t WHERE id <= 20 AND v IS NOT NULL',
+  'SELECT c FROM t WHERE id > 5 AND v IS NOT NULL ORDER BY c, id LIMIT 2, 3',
+  'SELECT c FROM t WHERE id > 5 AND v IS NOT NULL ORDER BY c, id LIMIT 3 OFFSET 2',
+  'SELECT x.id, x.c FROM t AS x WHERE x.id IN (2, 4, 6) ORDER BY x.id',
+  'SELECT id / 4, id DIV 4, IF(v > 1, \\'big\\', \\'small\\'), DATE_FORMAT(d, \\'%Y/%m\\') FROM t WHERE id IN (3, 4, 10) ORDER BY id',
+  'SELECT SUM(v) FROM t WHERE id BETWEEN 100 AND 200',
+  'SELECT id FROM t WHERE id BETWEEN 1 AND 30 AND c = \\'c1\\' ORDER BY id',
+]
+before = status('floe_direct_queries')
+for q in queries: print(same(q))
+print('direct', status('floe_direct_queries') - before)
+# Errors are the planned path's.
+print(same('SELECT nosuch FROM t WHERE id < 3'), same('SELECT SUM(c FROM t WHERE id < 3'))
+# A transaction sees its own writes in the range.
+ca.execute('BEGIN')
+for tbl in ('t', 'u'):
+    ca.execute('INSERT INTO %s VALUES (41, 7, \\'new\\', 1.5, NULL)' % tbl)
+    ca.execute('UPDATE %s SET v = 100 WHERE id = 2' % tbl); ca.execute('DELETE FROM %s WHERE id = 3' % tbl)
+print(same('SELECT SUM(v), COUNT(*), MAX(c) FROM t WHERE id BETWEEN 1 AND 50'))
+ca.execute('COMMIT')
+before = status('floe_direct_queries')
+ca.execute('UPDATE t SET v = v + 10, c = CONCAT(c, \\'+\\') WHERE id BETWEEN 6 AND 8'); print('updated', ca.rowcount)
+ca.execute('DELETE FROM t WHERE id IN (9, 10) AND v IS NOT NULL'); print('deleted', ca.rowcount)
+print('direct writes', status('floe_direct_queries') - before)
+ca.execute('SELECT id, v, c FROM t WHERE id BETWEEN 5 AND 11'); print(ca.fetchall())
+"
+    );
+    let out = s.python(&script);
+    assert!(!out.contains("DIFFER"), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "((3, 3, 'c3', Decimal('3.03'), datetime.datetime(2026, 4, 13, 10, 0)), (4, 0, 'c4', Decimal('4.04'), datetime.datetime(2026, 5, 14, 10, 0)), (5, None, 'c5', Decimal('5.05'), datetime.datetime(2026, 6, 15, 10, 0)))",
+            "((3, 6, 'c3!'), (7, 6, 'c1!'), (2, 4, 'c2!'), (6, 4, 'c0!'), (1, 2, 'c1!'), (4, 0, 'c4!'), (8, 0, 'c2!'), (5, None, 'c5!'))",
+            "((5, None), (10, None), (4, 0), (8, 0), (1, 1), (9, 1), (2, 2), (6, 2), (3, 3), (7, 3))",
+            "((7, 3), (3, 3), (6, 2), (2, 2), (9, 1), (1, 1), (8, 0), (4, 0), (10, None), (5, None))",
+            "((None,), (0,), (1,), (2,), (3,))",
+            "(('c5',), ('c4',), ('c3',))",
+            "((14, 11, 17, Decimal('1.5455'), 'c0', datetime.datetime(2026, 9, 18, 10, 0), Decimal('120.19')),)",
+            "((45,),)",
+            "((4, Decimal('19.19')),)",
+            "(('c0',), ('c0',), ('c0',))",
+            "(('c0',), ('c0',), ('c0',))",
+            "((2, 'c2'), (4, 'c4'), (6, 'c0'))",
+            "((Decimal('0.7500'), 0, 'big', '2026/04'), (Decimal('1.0000'), 1, 'small', '2026/05'), (Decimal('2.5000'), 2, 'small', '2026/02'))",
+            "((None,),)",
+            "((1,), (7,), (13,), (19,), (25,))",
+            "direct 15",
+            "error 1054 error 1064",
+            "((150, 40, 'new'),)",
+            "updated 3",
+            "deleted 1",
+            "direct writes 2",
+            "((5, None, 'c5'), (6, 12, 'c0+'), (7, 13, 'c1+'), (8, 10, 'c2+'), (10, None, 'c4'), (11, 3, 'c5'))",
+        ],
+        "{out}"
+    );
+}
+
+#[test]
 fn concurrent_commits_share_syncs_without_losing_updates() {
     let s = TestServer::start();
     s.query(
