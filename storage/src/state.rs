@@ -67,6 +67,17 @@ impl Table {
         Some(chunk.slice(i, 1))
     }
 
+    /// Whether the row at `addr` exists and is not deleted (as of the
+    /// newest applied change).
+    pub fn is_live(&self, addr: RowAddr) -> bool {
+        self.segment_rows(addr.segment)
+            .is_some_and(|rows| addr.row < rows)
+            && !self
+                .deletes
+                .get(&addr.segment)
+                .is_some_and(|d| d.contains(addr.row))
+    }
+
     pub fn live_rows(&self) -> u64 {
         let all: u64 = self.sealed.values().map(|s| s.rows as u64).sum::<u64>()
             + self.frozen.values().map(|f| f.rows() as u64).sum::<u64>()

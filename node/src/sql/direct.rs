@@ -449,8 +449,27 @@ impl Planner<'_> {
         )
     }
 
+    /// A column named by itself, without a planner's round trip (UPDATE's
+    /// row-finding query names every column of the table).
+    fn column(&self, e: &SqlExpr) -> Option<Arc<dyn PhysicalExpr>> {
+        let SqlExpr::Identifier(id) = e else {
+            return None;
+        };
+        let name = match id.quote_style {
+            None => id.value.to_lowercase(),
+            Some(_) => id.value.clone(),
+        };
+        let (i, _) = self.schema.column_with_name(&name)?;
+        Some(Arc::new(
+            datafusion::physical_expr::expressions::Column::new(&name, i),
+        ))
+    }
+
     /// A row-by-row expression (no aggregate, window or subquery in it).
     fn scalar(&self, e: &SqlExpr) -> Result<Arc<dyn PhysicalExpr>> {
+        if let Some(c) = self.column(e) {
+            return Ok(c);
+        }
         let expr = self.logical(e)?;
         if !is_scalar(&expr)? {
             return Err(unsupported());
@@ -459,6 +478,9 @@ impl Planner<'_> {
     }
 
     fn output(&self, e: &SqlExpr) -> Result<Output> {
+        if let Some(c) = self.column(e) {
+            return Ok(Output::Scalar(c));
+        }
         let expr = self.logical(e)?;
         if is_scalar(&expr)? {
             return Ok(Output::Scalar(

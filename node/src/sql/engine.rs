@@ -782,7 +782,6 @@ impl SqlEngine {
         if writes.is_empty() {
             return Ok(None);
         }
-        let snap = self.snapshot();
         let mut ops = Vec::new();
         let mut removed_keys: Vec<(TableId, usize, Vec<u8>, u64)> = Vec::new();
         let mut all_deleted: Vec<u64> = Vec::new();
@@ -794,21 +793,30 @@ impl SqlEngine {
             .copied()
             .collect();
         for &table in &tables {
-            let Some(tsnap) = snap.tables.get(&table) else {
+            let deletes = writes.deletes.get(&table).map(Vec::as_slice).unwrap_or(&[]);
+            // Checked on the newest state in place (no snapshot built).
+            let checked = self.with_state(|s| {
+                let t = s.table(table)?;
+                let live = deletes
+                    .iter()
+                    .filter(|&&id| id & PENDING == 0)
+                    .all(|&id| t.is_live(addr(id)));
+                Some((t.schema.clone(), live))
+            });
+            let Some((schema, all_live)) = checked else {
                 return Err(SqlError::new(
                     1146,
                     "42S02",
                     "Table was dropped during the transaction",
                 ));
             };
-            let deletes = writes.deletes.get(&table).map(Vec::as_slice).unwrap_or(&[]);
             let mut addrs = Vec::with_capacity(deletes.len());
             let mut deleted_set = HashSet::new();
             for &id in deletes {
                 if id & PENDING != 0 {
                     continue;
                 }
-                if !tsnap.is_live(addr(id)) || w.doomed.contains(&id) {
+                if !all_live || w.doomed.contains(&id) {
                     // Someone else deleted or changed the row first.
                     return Err(deadlock());
                 }
@@ -829,7 +837,7 @@ impl SqlEngine {
                         .filter_map(|a| Some((rowid(a.segment, a.row), t?.row(*a)?)))
                         .unzip()
                 });
-                let rows = concat_batches(&tsnap.schema, &rows)
+                let rows = concat_batches(&schema, &rows)
                     .map_err(|e| SqlError::internal(e.to_string()))?;
                 for (ki, k) in keys.keys.iter().enumerate() {
                     for (key, &id) in k.encode(&rows)?.into_iter().zip(&ids) {
@@ -846,7 +854,7 @@ impl SqlEngine {
             if inserts.iter().all(|b| b.num_rows() == 0) {
                 continue;
             }
-            let batch = concat_batches(&tsnap.schema, inserts)
+            let batch = concat_batches(&schema, inserts)
                 .map_err(|e| SqlError::internal(e.to_string()))?;
             for (ki, k) in keys.keys.iter().enumerate() {
                 let mut seen = HashSet::new();
