@@ -13,6 +13,7 @@
 //! they take this path too.
 
 use std::collections::HashSet;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
@@ -35,6 +36,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::sql::sqlparser::ast::{
     Distinct, Expr as SqlExpr, ExprWithAlias, GroupByExpr, Ident, LimitClause, ObjectName,
     OrderByExpr, OrderByKind, SelectItem, SetExpr, Statement, TableFactor, Value,
+    visit_expressions,
 };
 
 use super::catalog;
@@ -62,7 +64,10 @@ pub fn select(s: &SqlSession, stmt: &Statement) -> Option<(SchemaRef, SendableRe
     let provider = SnapshotTable::new(t.meta.clone(), view.snap.tables.get(&t.id)?.clone(), &view);
     let state = s.df.state_ref();
     let state = state.read();
-    let batch = run(&state, &shape, &provider)
+    // Rows a key range that is the whole WHERE clause names need no
+    // filtering; the transaction's own rows (not in the index) do.
+    let filter = !view.exact || provider.has_own_rows();
+    let batch = run(&state, &shape, &provider, filter)
         .inspect_err(|e| tracing::debug!("planned instead of run directly: {e}"))
         .ok()?;
     s.engine
@@ -193,6 +198,42 @@ impl<'a> Shape<'a> {
         })
     }
 
+    /// The columns of `schema` the query may read: every column a name in
+    /// it could refer to (all of them for a wildcard). A name this misses
+    /// fails planning, and the query is planned the usual way.
+    fn columns(&self, schema: &Schema, filter: bool) -> Vec<usize> {
+        let mut names: HashSet<String> = HashSet::new();
+        let mut all = false;
+        let mut note = |e: &SqlExpr| {
+            let _ = visit_expressions(e, |x| {
+                let id = match x {
+                    SqlExpr::Identifier(id) => Some(id),
+                    SqlExpr::CompoundIdentifier(parts) => parts.last(),
+                    _ => None,
+                };
+                if let Some(id) = id {
+                    names.insert(id.value.to_lowercase());
+                }
+                ControlFlow::<()>::Continue(())
+            });
+        };
+        for item in self.items {
+            match item {
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => note(e),
+                _ => all = true,
+            }
+        }
+        if filter && let Some(w) = self.selection {
+            note(w);
+        }
+        for o in self.order_by {
+            note(&o.expr);
+        }
+        (0..schema.fields().len())
+            .filter(|&i| all || names.contains(&schema.field(i).name().to_lowercase()))
+            .collect()
+    }
+
     /// How DataFusion qualifies the table's columns in this query.
     fn qualifier(&self) -> Option<TableReference> {
         let norm = |i: &Ident| match i.quote_style {
@@ -243,8 +284,15 @@ enum Output {
     },
 }
 
-fn run(state: &SessionState, shape: &Shape<'_>, provider: &SnapshotTable) -> Result<RecordBatch> {
-    let input_schema = provider.schema();
+fn run(
+    state: &SessionState,
+    shape: &Shape<'_>,
+    provider: &SnapshotTable,
+    filter: bool,
+) -> Result<RecordBatch> {
+    let table_schema = provider.schema();
+    let projection = shape.columns(&table_schema, filter);
+    let input_schema = Arc::new(table_schema.project(&projection)?);
     let qualifier = shape.qualifier().ok_or_else(unsupported)?;
     let dfs = DFSchema::try_from_qualified_schema(qualifier, &input_schema)?;
     let planner = Planner {
@@ -252,13 +300,13 @@ fn run(state: &SessionState, shape: &Shape<'_>, provider: &SnapshotTable) -> Res
         dfs: &dfs,
         schema: &input_schema,
     };
-    let rows = provider.rows()?;
+    let rows = provider.rows(&projection)?;
     let mut batch = match rows.as_slice() {
         [] => RecordBatch::new_empty(input_schema.clone()),
         [one] => one.clone(),
         many => concat_batches(&input_schema, many)?,
     };
-    if let Some(w) = shape.selection {
+    if let Some(w) = shape.selection.filter(|_| filter) {
         let keep = planner
             .scalar(w)?
             .evaluate(&batch)?

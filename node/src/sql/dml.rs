@@ -528,7 +528,7 @@ fn restrict_to_key(
     if selection.is_some_and(super::keyrange::reads_tables) {
         return Ok(());
     }
-    let Some(bounds) = super::keyrange::bounds(&t.meta, selection) else {
+    let Some((bounds, exact)) = super::keyrange::bounds_exactly(&t.meta, selection) else {
         return Ok(());
     };
     let snap = s
@@ -540,7 +540,7 @@ fn restrict_to_key(
     let rows = s
         .engine
         .primary_key_rows(w, &snap, t.id, &bounds, super::keyrange::MAX_ROWS)?;
-    super::keyrange::narrow(s, t.id, rows);
+    super::keyrange::narrow(s, t.id, rows, exact);
     Ok(())
 }
 

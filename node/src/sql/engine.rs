@@ -854,8 +854,8 @@ impl SqlEngine {
             if inserts.iter().all(|b| b.num_rows() == 0) {
                 continue;
             }
-            let batch = concat_batches(&schema, inserts)
-                .map_err(|e| SqlError::internal(e.to_string()))?;
+            let batch =
+                concat_batches(&schema, inserts).map_err(|e| SqlError::internal(e.to_string()))?;
             for (ki, k) in keys.keys.iter().enumerate() {
                 let mut seen = HashSet::new();
                 for (r, key) in k.encode(&batch)?.into_iter().enumerate() {

@@ -162,6 +162,12 @@ pub fn is_empty(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
 /// The primary keys `selection` confines a statement on `meta` to, when
 /// the table has a one-column key of a type whose literals compare exactly.
 pub fn bounds(meta: &TableMeta, selection: Option<&SqlExpr>) -> Option<KeyBounds> {
+    bounds_exactly(meta, selection).map(|(b, _)| b)
+}
+
+/// `bounds`, and whether they say all `selection` says: every conjunct is
+/// a condition on an integer key (so the rows in range need no filtering).
+pub fn bounds_exactly(meta: &TableMeta, selection: Option<&SqlExpr>) -> Option<(KeyBounds, bool)> {
     let [pk] = meta.primary_key.as_slice() else {
         return None;
     };
@@ -181,6 +187,8 @@ pub fn bounds(meta: &TableMeta, selection: Option<&SqlExpr>) -> Option<KeyBounds
     let (mut lo, mut hi) = (Bound::Unbounded, Bound::Unbounded);
     let mut points: Option<Vec<Vec<u8>>> = None;
     let mut found = false;
+    let mut used = 0;
+    let total = parts.len();
     for part in parts {
         let (l, h) = match part {
             SqlExpr::BinaryOp { left, op, right } => {
@@ -235,6 +243,7 @@ pub fn bounds(meta: &TableMeta, selection: Option<&SqlExpr>) -> Option<KeyBounds
                     Some(before) => before.into_iter().filter(|k| keys.contains(k)).collect(),
                 });
                 found = true;
+                used += 1;
                 continue;
             }
             _ => continue,
@@ -242,14 +251,16 @@ pub fn bounds(meta: &TableMeta, selection: Option<&SqlExpr>) -> Option<KeyBounds
         lo = tighter(lo, l, true);
         hi = tighter(hi, h, false);
         found = true;
+        used += 1;
     }
     if !found {
         return None;
     }
-    Some(match points {
+    let bounds = match points {
         Some(p) => KeyBounds::Points(p.into_iter().filter(|k| contains(&lo, &hi, k)).collect()),
         None => KeyBounds::Range(lo, hi),
-    })
+    };
+    Some((bounds, used == total && ty.is_integer()))
 }
 
 /// Whether `e` reads a table (has a subquery): narrowing the statement's
@@ -336,20 +347,21 @@ pub async fn confine(s: &SqlSession, stmt: &Statement) -> Result<bool, SqlError>
     let Some(t) = named_table(s, name) else {
         return Ok(false);
     };
-    let Some(bounds) = bounds(&t.meta, selection) else {
+    let Some((bounds, exact)) = bounds_exactly(&t.meta, selection) else {
         return Ok(false);
     };
     let rows = rows_in_view(s, t.id, &bounds).await?;
-    Ok(narrow(s, t.id, rows))
+    Ok(narrow(s, t.id, rows, exact))
 }
 
 /// Narrows the view set for a statement on `t` to the rows of `rows`
 /// the key index named (`None`: it could not), counting it for SHOW STATUS.
-pub fn narrow(s: &SqlSession, table: TableId, rows: Option<Vec<u64>>) -> bool {
+/// `exact`: the range is the statement's whole WHERE clause.
+pub fn narrow(s: &SqlSession, table: TableId, rows: Option<Vec<u64>>, exact: bool) -> bool {
     let Some(rows) = rows else {
         return false;
     };
-    s.restrict_view(table, rows);
+    s.restrict_view(table, rows, exact);
     s.engine
         .key_range_reads
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

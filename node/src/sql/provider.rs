@@ -6,7 +6,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-use arrow::array::{Array, ArrayRef, BooleanArray, BooleanBufferBuilder, RecordBatch, UInt64Array};
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, BooleanBufferBuilder, RecordBatch, RecordBatchOptions,
+    UInt64Array,
+};
 use arrow::compute::{filter_record_batch, interleave};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
@@ -59,6 +62,9 @@ pub struct View {
     /// A key lookup found the only committed rows of this table the
     /// statement can touch: scan just those (and the transaction's own).
     pub only: Option<(TableId, Arc<Vec<u64>>)>,
+    /// Every committed row `only` names satisfies the statement's WHERE
+    /// clause (it was all key conditions).
+    pub exact: bool,
 }
 
 pub type ViewCell = Arc<RwLock<View>>;
@@ -183,8 +189,13 @@ impl SnapshotTable {
     }
 
     /// The committed rows `ids` the view keeps (live in the snapshot, not
-    /// deleted by the transaction), in that order, as one batch.
-    fn chosen_rows(&self, ids: &[u64]) -> Result<Option<RecordBatch>> {
+    /// deleted by the transaction), in that order, as one batch of the
+    /// columns `projection` picks (all when `None`).
+    fn chosen_rows(
+        &self,
+        ids: &[u64],
+        projection: Option<&[usize]>,
+    ) -> Result<Option<RecordBatch>> {
         // Every batch of a segment that holds a chosen row, and where each
         // of the segment's batches starts.
         let mut sources: Vec<&RecordBatch> = Vec::new();
@@ -221,15 +232,80 @@ impl SnapshotTable {
             return Ok(None);
         }
         let stored = self.schema.fields().len() - usize::from(self.with_rowid);
-        let mut columns = Vec::with_capacity(self.schema.fields().len());
-        for c in 0..stored {
-            let arrays: Vec<&dyn Array> = sources.iter().map(|b| b.column(c).as_ref()).collect();
-            columns.push(interleave(&arrays, &picks)?);
+        let all: Vec<usize> = (0..self.schema.fields().len()).collect();
+        let projection = projection.unwrap_or(&all);
+        let mut columns = Vec::with_capacity(projection.len());
+        let mut kept = Some(kept);
+        for &c in projection {
+            if c < stored {
+                let arrays: Vec<&dyn Array> =
+                    sources.iter().map(|b| b.column(c).as_ref()).collect();
+                columns.push(interleave(&arrays, &picks)?);
+            } else {
+                let ids = kept.take().unwrap_or_default();
+                columns.push(Arc::new(UInt64Array::from(ids)) as ArrayRef);
+            }
         }
-        if self.with_rowid {
-            columns.push(Arc::new(UInt64Array::from(kept)) as ArrayRef);
+        let schema = Arc::new(self.schema.project(projection)?);
+        let options = RecordBatchOptions::new().with_row_count(Some(picks.len()));
+        Ok(Some(RecordBatch::try_new_with_options(
+            schema, columns, &options,
+        )?))
+    }
+
+    /// The columns `projection` picks of every row the view gives this
+    /// table; only for a view confined to a key range (`View::only`).
+    pub fn rows(&self, projection: &[usize]) -> Result<Vec<RecordBatch>> {
+        let Some(only) = &self.only else {
+            return Err(DataFusionError::Internal(
+                "rows of a table not confined to a key range".into(),
+            ));
+        };
+        let mut out = Vec::new();
+        if let Some(rows) = self.chosen_rows(only, Some(projection))? {
+            out.push(rows);
         }
-        Ok(Some(RecordBatch::try_new(self.schema.clone(), columns)?))
+        for b in self.own_rows()? {
+            out.push(b.project(projection)?);
+        }
+        Ok(out)
+    }
+
+    /// Whether the transaction has rows of its own in this table.
+    pub fn has_own_rows(&self) -> bool {
+        self.inserted.iter().any(|b| b.num_rows() > 0)
+    }
+
+    /// The transaction's own rows of this table it has not deleted again.
+    fn own_rows(&self) -> Result<Vec<RecordBatch>> {
+        let mut out = Vec::new();
+        let mut pending = 0u64;
+        for b in &self.inserted {
+            let n = b.num_rows();
+            let mut columns: Vec<ArrayRef> = b.columns().to_vec();
+            if self.with_rowid {
+                columns.push(Arc::new(UInt64Array::from_iter_values(
+                    (0..n as u64).map(|i| PENDING | (pending + i)),
+                )));
+            }
+            pending += n as u64;
+            let batch = RecordBatch::try_new(self.schema.clone(), columns)?;
+            let keep: BooleanArray = (0..n as u64)
+                .map(|i| {
+                    Some(
+                        !self
+                            .deleted
+                            .as_ref()
+                            .is_some_and(|d| d.contains(&(PENDING | (pending - n as u64 + i)))),
+                    )
+                })
+                .collect();
+            let batch = filter_record_batch(&batch, &keep)?;
+            if batch.num_rows() > 0 {
+                out.push(batch);
+            }
+        }
+        Ok(out)
     }
 
     /// `batch` (rows `first..` of `segment`) with deleted rows removed and
@@ -273,19 +349,13 @@ impl SnapshotTable {
         Ok((kept.num_rows() > 0).then_some(kept))
     }
 
-    /// Every row the view gives this table, in scan order. For a view
-    /// confined to a key range (a whole table would be read at once).
-    pub fn rows(&self) -> Result<Vec<RecordBatch>> {
-        Ok(self.partitions(1, &[])?.into_iter().flatten().collect())
-    }
-
     /// The rows to scan in `target` partitions of consecutive batches (so
     /// that the partitions read in turn give the table's order); segments
     /// whose zone maps rule out every row (`scan[i] == false`) are skipped.
     fn partitions(&self, target: usize, scan: &[bool]) -> Result<Vec<Vec<RecordBatch>>> {
         let mut batches = Vec::new();
         if let Some(only) = &self.only
-            && let Some(rows) = self.chosen_rows(only)?
+            && let Some(rows) = self.chosen_rows(only, None)?
         {
             batches.push(rows);
         }
@@ -308,32 +378,7 @@ impl SnapshotTable {
                 first += b.num_rows() as u32;
             }
         }
-        let mut pending = 0u64;
-        for b in &self.inserted {
-            let n = b.num_rows();
-            let mut columns: Vec<ArrayRef> = b.columns().to_vec();
-            if self.with_rowid {
-                columns.push(Arc::new(UInt64Array::from_iter_values(
-                    (0..n as u64).map(|i| PENDING | (pending + i)),
-                )));
-            }
-            pending += n as u64;
-            let batch = RecordBatch::try_new(self.schema.clone(), columns)?;
-            let keep: BooleanArray = (0..n as u64)
-                .map(|i| {
-                    Some(
-                        !self
-                            .deleted
-                            .as_ref()
-                            .is_some_and(|d| d.contains(&(PENDING | (pending - n as u64 + i)))),
-                    )
-                })
-                .collect();
-            let batch = filter_record_batch(&batch, &keep)?;
-            if batch.num_rows() > 0 {
-                batches.push(batch);
-            }
-        }
+        batches.extend(self.own_rows()?);
         if batches.is_empty() {
             return Ok(vec![Vec::new()]);
         }

@@ -308,6 +308,7 @@ impl SqlSession {
             overlay: None,
             with_rowid: false,
             only: None,
+            exact: false,
         }));
         df.register_catalog("def", Arc::new(FloeCatalog { view: view.clone() }));
         super::functions::register(&df);
@@ -423,6 +424,7 @@ impl SqlSession {
             overlay,
             with_rowid,
             only: None,
+            exact: false,
         };
         let db = self.db().unwrap_or_default();
         let state = self.df.state_ref();
@@ -440,8 +442,11 @@ impl SqlSession {
 
     /// Narrows the view set for this statement to committed rows `rows` of
     /// `table` (a key lookup found them).
-    pub fn restrict_view(&self, table: floe_storage::TableId, rows: Vec<u64>) {
-        self.view.write().unwrap_or_else(|e| e.into_inner()).only = Some((table, Arc::new(rows)));
+    /// `exact`: the statement's WHERE clause keeps every one of those rows.
+    pub fn restrict_view(&self, table: floe_storage::TableId, rows: Vec<u64>, exact: bool) {
+        let mut view = self.view.write().unwrap_or_else(|e| e.into_inner());
+        view.only = Some((table, Arc::new(rows)));
+        view.exact = exact;
     }
 
     /// Plans and runs a query through DataFusion, streaming the result.
