@@ -23,6 +23,16 @@ pub fn rewrite(stmt: &mut Statement) {
     });
 }
 
+/// Rewrites the expression `e` in place.
+pub fn rewrite_expr(e: &mut Expr) {
+    let _ = visit_expressions_mut(e, |e| {
+        if let Some(new) = rewritten(e) {
+            *e = new;
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
 fn rewritten(e: &mut Expr) -> Option<Expr> {
     match e {
         Expr::BinaryOp { left, op, right } => {

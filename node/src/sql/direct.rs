@@ -49,9 +49,43 @@ use datafusion::catalog::TableProvider;
 /// it confines its one table to a key range and its shape is one this
 /// module runs; `None` to plan it.
 pub fn select(s: &SqlSession, stmt: &Statement) -> Option<(SchemaRef, SendableRecordBatchStream)> {
+    let batch = answer(s, &Shape::of(stmt)?)?;
+    let schema = batch.schema();
+    let stream = futures::stream::iter(vec![Ok(batch)]);
+    Some((
+        schema.clone(),
+        Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
+    ))
+}
+
+/// What `SELECT items FROM table [AS alias] WHERE selection` gives (the
+/// expressions rewritten for MySQL already), on the view set for a write
+/// that the key index confined; `None` to plan it.
+pub fn rows_to_write(
+    s: &SqlSession,
+    table: &ObjectName,
+    alias: Option<&Ident>,
+    items: &[SelectItem],
+    selection: Option<&SqlExpr>,
+) -> Option<RecordBatch> {
+    answer(
+        s,
+        &Shape {
+            table,
+            alias,
+            items,
+            selection,
+            distinct: false,
+            order_by: &[],
+            limit: None,
+            offset: 0,
+        },
+    )
+}
+
+fn answer(s: &SqlSession, shape: &Shape<'_>) -> Option<RecordBatch> {
     let view = s.view.read().unwrap_or_else(|e| e.into_inner()).clone();
     let (table, _) = view.only.as_ref()?;
-    let shape = Shape::of(stmt)?;
     let (db, name) = match name_parts(shape.table).as_slice() {
         [t] => (s.db()?, t.clone()),
         [d, t] => (d.clone(), t.clone()),
@@ -67,18 +101,13 @@ pub fn select(s: &SqlSession, stmt: &Statement) -> Option<(SchemaRef, SendableRe
     // Rows a key range that is the whole WHERE clause names need no
     // filtering; the transaction's own rows (not in the index) do.
     let filter = !view.exact || provider.has_own_rows();
-    let batch = run(&state, &shape, &provider, filter)
+    let batch = run(&state, shape, &provider, filter)
         .inspect_err(|e| tracing::debug!("planned instead of run directly: {e}"))
         .ok()?;
     s.engine
         .direct_queries
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let schema = batch.schema();
-    let stream = futures::stream::iter(vec![Ok(batch)]);
-    Some((
-        schema.clone(),
-        Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
-    ))
+    Some(batch)
 }
 
 /// The parts of a `SELECT` this module runs.

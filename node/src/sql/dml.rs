@@ -10,8 +10,8 @@ use arrow::compute::{cast, concat_batches, filter_record_batch};
 use arrow::datatypes::*;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::sql::sqlparser::ast::{
-    AssignmentTarget, Expr as SqlExpr, FromTable, ObjectName, ObjectNamePart, OnInsert, SetExpr,
-    Statement, TableFactor, TableObject, UnaryOperator, Value as SqlValue,
+    AssignmentTarget, Expr as SqlExpr, FromTable, Ident, ObjectName, ObjectNamePart, OnInsert,
+    SelectItem, SetExpr, Statement, TableFactor, TableObject, UnaryOperator, Value as SqlValue,
 };
 use floe_storage::TableId;
 use futures::FutureExt;
@@ -523,13 +523,13 @@ fn restrict_to_key(
     w: &mut WriteState,
     t: &TableRef,
     selection: Option<&SqlExpr>,
-) -> Result<(), SqlError> {
+) -> Result<bool, SqlError> {
     // A subquery in the WHERE may read the same table: it must see all of it.
     if selection.is_some_and(super::keyrange::reads_tables) {
-        return Ok(());
+        return Ok(false);
     }
     let Some((bounds, exact)) = super::keyrange::bounds_exactly(&t.meta, selection) else {
-        return Ok(());
+        return Ok(false);
     };
     let snap = s
         .view
@@ -540,8 +540,44 @@ fn restrict_to_key(
     let rows = s
         .engine
         .primary_key_rows(w, &snap, t.id, &bounds, super::keyrange::MAX_ROWS)?;
-    super::keyrange::narrow(s, t.id, rows, exact);
-    Ok(())
+    Ok(super::keyrange::narrow(s, t.id, rows, exact))
+}
+
+/// The rows an UPDATE or DELETE on a key range changes, with `items`
+/// computed for each, found without planning a query when the key index
+/// confined the statement (no ORDER BY or LIMIT); `None` to plan one.
+fn rows_by_key(
+    s: &SqlSession,
+    narrowed: bool,
+    relation: &TableFactor,
+    items: Vec<SqlExpr>,
+    selection: Option<&SqlExpr>,
+    ordered: bool,
+) -> Option<RecordBatch> {
+    let TableFactor::Table { name, alias, .. } = relation else {
+        return None;
+    };
+    if !narrowed || ordered || alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
+        return None;
+    }
+    let items: Vec<SelectItem> = std::iter::once(SqlExpr::Identifier(Ident::new(ROWID)))
+        .chain(items)
+        .map(|mut e| {
+            super::compat::rewrite_expr(&mut e);
+            SelectItem::UnnamedExpr(e)
+        })
+        .collect();
+    let mut selection = selection.cloned();
+    if let Some(w) = &mut selection {
+        super::compat::rewrite_expr(w);
+    }
+    super::direct::rows_to_write(
+        s,
+        name,
+        alias.as_ref().map(|a| &a.name),
+        &items,
+        selection.as_ref(),
+    )
 }
 
 async fn update(
@@ -566,29 +602,44 @@ async fn update(
         .assignments
         .iter()
         .any(|a| super::keyrange::reads_tables(&a.value));
-    if !reads_tables {
-        restrict_to_key(s, w, &t, up.selection.as_ref())?;
-    }
+    let narrowed = !reads_tables && restrict_to_key(s, w, &t, up.selection.as_ref())?;
     let meta = t.meta.clone();
     let mut assigned: Vec<(usize, String)> = Vec::new();
     for a in &up.assignments {
         let (c, _) = assigned_column(&meta, a)?;
         assigned.push((c, a.value.to_string()));
     }
-    let cols: Vec<String> = meta
-        .columns
-        .iter()
-        .map(|c| format!("`{}`", c.name.replace('`', "``")))
-        .collect();
-    let news: Vec<String> = assigned.iter().map(|(_, e)| format!("({e})")).collect();
-    let sql = format!(
-        "SELECT {ROWID}, {}, {} FROM {}{}",
-        cols.join(", "),
-        news.join(", "),
-        up.table,
-        scan_tail(&up.selection, &up.order_by, &up.limit),
+    let direct = rows_by_key(
+        s,
+        narrowed,
+        &up.table.relation,
+        meta.columns
+            .iter()
+            .map(|c| SqlExpr::Identifier(Ident::with_quote('`', &c.name)))
+            .chain(up.assignments.iter().map(|a| a.value.clone()))
+            .collect(),
+        up.selection.as_ref(),
+        !up.order_by.is_empty() || up.limit.is_some(),
     );
-    let batches = s.collect_in_view(SqlSession::parse_one(&sql)?).await?;
+    let batches = match direct {
+        Some(b) => vec![b],
+        None => {
+            let cols: Vec<String> = meta
+                .columns
+                .iter()
+                .map(|c| format!("`{}`", c.name.replace('`', "``")))
+                .collect();
+            let news: Vec<String> = assigned.iter().map(|(_, e)| format!("({e})")).collect();
+            let sql = format!(
+                "SELECT {ROWID}, {}, {} FROM {}{}",
+                cols.join(", "),
+                news.join(", "),
+                up.table,
+                scan_tail(&up.selection, &up.order_by, &up.limit),
+            );
+            s.collect_in_view(SqlSession::parse_one(&sql)?).await?
+        }
+    };
     let schema = meta.schema();
     let n = meta.columns.len();
     let mut ws = WriteSet::default();
@@ -663,13 +714,26 @@ async fn delete(
         &from[0].relation,
         "DELETE from a derived table is not supported",
     )?;
-    restrict_to_key(s, w, &t, del.selection.as_ref())?;
-    let sql = format!(
-        "SELECT {ROWID} FROM {}{}",
-        from[0],
-        scan_tail(&del.selection, &del.order_by, &del.limit),
+    let narrowed = restrict_to_key(s, w, &t, del.selection.as_ref())?;
+    let direct = rows_by_key(
+        s,
+        narrowed,
+        &from[0].relation,
+        Vec::new(),
+        del.selection.as_ref(),
+        !del.order_by.is_empty() || del.limit.is_some(),
     );
-    let batches = s.collect_in_view(SqlSession::parse_one(&sql)?).await?;
+    let batches = match direct {
+        Some(b) => vec![b],
+        None => {
+            let sql = format!(
+                "SELECT {ROWID} FROM {}{}",
+                from[0],
+                scan_tail(&del.selection, &del.order_by, &del.limit),
+            );
+            s.collect_in_view(SqlSession::parse_one(&sql)?).await?
+        }
+    };
     let mut ids = Vec::new();
     for b in &batches {
         let col: &UInt64Array = b.column(0).as_primitive();

@@ -15,6 +15,7 @@ pub mod infile;
 pub mod keyrange;
 pub mod loadable;
 pub mod point;
+pub mod prepared;
 pub mod provider;
 pub mod prune;
 pub mod session;

@@ -76,6 +76,8 @@ pub enum OwnKind {
 pub struct PreparedSql {
     pub sql: String,
     pub params: usize,
+    /// The statement parsed once, when it can be (see `prepared`).
+    pub template: Option<super::prepared::Template>,
 }
 
 /// An open transaction: what it read from and what it wrote.
@@ -543,7 +545,7 @@ impl SqlSession {
         }
     }
 
-    fn classify(text: &str) -> Result<Stmt, SqlError> {
+    pub fn classify(text: &str) -> Result<Stmt, SqlError> {
         let t = Tokens::new(text);
         let w = |i: usize| {
             t.peek_at(i).and_then(|t| match t {
@@ -1007,6 +1009,7 @@ impl Session for SqlSession {
             statement: PreparedSql {
                 sql: sql.to_string(),
                 params: n,
+                template: super::prepared::Template::parse(sql, |t| Self::classify(t).ok()),
             },
         })
     }
@@ -1020,7 +1023,10 @@ impl Session for SqlSession {
             return Err(SqlError::wrong_arguments("mysqld_stmt_execute"));
         }
         let sql = substitute(&stmt.sql, &params)?;
-        let stmt = Self::classify(&sql)?;
+        let stmt = match stmt.template.as_ref().and_then(|t| t.bind(&params)) {
+            Some(bound) => Stmt::Sql(Box::new(bound), sql),
+            None => Self::classify(&sql)?,
+        };
         self.execute(stmt).await
     }
 
