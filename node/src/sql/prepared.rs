@@ -59,7 +59,7 @@ impl Template {
             }
             ControlFlow::Continue(())
         });
-        (visited.is_continue() && found == offsets.len()).then(|| Template { stmt: *stmt, slots })
+        (visited.is_continue() && found == offsets.len()).then_some(Template { stmt: *stmt, slots })
     }
 
     /// The statement with `params` in place (`None` for a parameter that has
