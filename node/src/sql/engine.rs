@@ -167,6 +167,45 @@ pub struct SqlEngine {
     pub direct_queries: std::sync::atomic::AtomicU64,
 }
 
+/// The write lock as a write statement holds it: taken when the statement
+/// first needs the key index, let go while it computes its rows (its
+/// commit checks those again under the lock), taken again to commit.
+pub struct WriteLock<'e> {
+    engine: &'e SqlEngine,
+    guard: Option<tokio::sync::MutexGuard<'e, WriteState>>,
+    /// Held to the end: a statement that lost a race runs again without
+    /// letting the lock go, so it cannot lose again.
+    kept: bool,
+}
+
+impl<'e> WriteLock<'e> {
+    pub fn new(engine: &'e SqlEngine) -> WriteLock<'e> {
+        WriteLock {
+            engine,
+            guard: None,
+            kept: false,
+        }
+    }
+
+    pub async fn get(&mut self) -> &mut WriteState {
+        let guard = match self.guard.take() {
+            Some(g) => g,
+            None => self.engine.lock().await,
+        };
+        self.guard.insert(guard)
+    }
+
+    pub fn release(&mut self) {
+        if !self.kept {
+            self.guard = None;
+        }
+    }
+
+    pub fn keep(&mut self) {
+        self.kept = true;
+    }
+}
+
 /// ER_LOCK_DEADLOCK: what a transaction that lost a race to another gets.
 pub const DEADLOCK: u16 = 1213;
 
@@ -693,17 +732,17 @@ impl SqlEngine {
         txn: &WriteSet,
         add: &WriteSet,
     ) -> Result<(), SqlError> {
-        let snap = self.snapshot();
         // Rows this transaction deletes that someone else deleted (or
-        // changed) since: it must restart, whatever else is wrong.
+        // changed) since: it must restart, whatever else is wrong. Checked
+        // on the newest state in place (no snapshot built).
         for (table, ids) in txn.deletes.iter().chain(add.deletes.iter()) {
-            let Some(t) = snap.tables.get(table) else {
-                continue;
-            };
-            if ids
-                .iter()
-                .any(|&id| id & PENDING == 0 && (!t.is_live(addr(id)) || w.doomed.contains(&id)))
-            {
+            let lost = self.with_state(|s| {
+                s.table(*table).is_some_and(|t| {
+                    ids.iter()
+                        .any(|&id| id & PENDING == 0 && !t.is_live(addr(id)))
+                })
+            });
+            if lost || ids.iter().any(|id| w.doomed.contains(id)) {
                 return Err(deadlock());
             }
         }
@@ -719,7 +758,7 @@ impl SqlEngine {
                 .flatten()
                 .copied()
                 .collect();
-            if !snap.tables.contains_key(&table) {
+            if !self.with_state(|s| s.table(table).is_some()) {
                 continue;
             }
             let own = txn.inserts.get(&table).map(Vec::as_slice).unwrap_or(&[]);

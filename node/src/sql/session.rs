@@ -607,39 +607,41 @@ impl SqlSession {
     /// wait for the row lock and read the row anew).
     pub async fn write<F>(&mut self, f: F) -> Result<Done, SqlError>
     where
-        F: for<'a> Fn(
+        F: for<'a, 'l> Fn(
             &'a mut SqlSession,
-            &'a mut super::engine::WriteState,
+            &'a mut super::engine::WriteLock<'l>,
         ) -> BoxFuture<'a, Result<(Done, WriteSet), SqlError>>,
     {
         if self.txn.is_none() && !self.autocommit() {
             self.begin();
         }
         let engine = self.engine.clone();
-        let mut w = engine.lock().await;
+        let mut lock = super::engine::WriteLock::new(&engine);
         let mut settled = false;
         loop {
-            let (done, writes) = f(self, &mut w).await?;
+            let (done, writes) = f(self, &mut lock).await?;
             let Some(t) = &mut self.txn else {
                 let writes = dml::without_dead_pending(writes);
-                let pending = match engine.submit(&mut w, &writes) {
+                let w = lock.get().await;
+                let pending = match engine.submit(w, &writes) {
                     // A row it deletes was deleted since its snapshot, or is
                     // being deleted by a commit in flight.
                     Err(e) if e.code == super::engine::DEADLOCK && !settled => {
-                        engine.settle_all(&mut w).await?;
+                        engine.settle_all(w).await?;
                         settled = true;
+                        lock.keep();
                         continue;
                     }
                     other => other?,
                 };
                 // Others commit while this one becomes durable.
-                drop(w);
+                drop(lock);
                 if let Some(p) = pending {
                     engine.wait(p).await?;
                 }
                 return Ok(done);
             };
-            engine.precheck(&mut w, &t.writes, &writes)?;
+            engine.precheck(lock.get().await, &t.writes, &writes)?;
             t.add(writes);
             return Ok(done);
         }
