@@ -17,7 +17,7 @@ use floe_storage::TableId;
 use futures::FutureExt;
 
 use super::catalog::{self, DefaultValue, TableMeta, TableRef};
-use super::engine::{WriteLock, WriteSet, WriteState};
+use super::engine::{WriteSet, WriteState};
 use super::provider::{PENDING, ROWID};
 use super::session::SqlSession;
 use super::types::{check_length, column_from_text};
@@ -252,11 +252,9 @@ pub async fn execute(s: &mut SqlSession, stmt: Statement) -> Result<Done, SqlErr
 
 async fn insert(
     s: &mut SqlSession,
-    lock: &mut WriteLock<'_>,
+    w: &mut WriteState,
     ins: &datafusion::sql::sqlparser::ast::Insert,
 ) -> Result<(Done, WriteSet), SqlError> {
-    // Held throughout: AUTO_INCREMENT and duplicate keys are decided on it.
-    let w = lock.get().await;
     let TableObject::TableName(name) = &ins.table else {
         return Err(SqlError::new(
             1235,
@@ -584,7 +582,7 @@ fn rows_by_key(
 
 async fn update(
     s: &mut SqlSession,
-    lock: &mut WriteLock<'_>,
+    w: &mut WriteState,
     up: &datafusion::sql::sqlparser::ast::Update,
 ) -> Result<(Done, WriteSet), SqlError> {
     if !up.table.joins.is_empty() || up.from.is_some() {
@@ -604,10 +602,7 @@ async fn update(
         .assignments
         .iter()
         .any(|a| super::keyrange::reads_tables(&a.value));
-    let narrowed =
-        !reads_tables && restrict_to_key(s, lock.get().await, &t, up.selection.as_ref())?;
-    // The rows are computed without the lock; the commit checks them.
-    lock.release();
+    let narrowed = !reads_tables && restrict_to_key(s, w, &t, up.selection.as_ref())?;
     let meta = t.meta.clone();
     let mut assigned: Vec<(usize, String)> = Vec::new();
     for a in &up.assignments {
@@ -700,7 +695,7 @@ async fn update(
 
 async fn delete(
     s: &mut SqlSession,
-    lock: &mut WriteLock<'_>,
+    w: &mut WriteState,
     del: &datafusion::sql::sqlparser::ast::Delete,
 ) -> Result<(Done, WriteSet), SqlError> {
     let from = match &del.from {
@@ -719,8 +714,7 @@ async fn delete(
         &from[0].relation,
         "DELETE from a derived table is not supported",
     )?;
-    let narrowed = restrict_to_key(s, lock.get().await, &t, del.selection.as_ref())?;
-    lock.release();
+    let narrowed = restrict_to_key(s, w, &t, del.selection.as_ref())?;
     let direct = rows_by_key(
         s,
         narrowed,

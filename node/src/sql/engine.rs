@@ -167,45 +167,6 @@ pub struct SqlEngine {
     pub direct_queries: std::sync::atomic::AtomicU64,
 }
 
-/// The write lock as a write statement holds it: taken when the statement
-/// first needs the key index, let go while it computes its rows (its
-/// commit checks those again under the lock), taken again to commit.
-pub struct WriteLock<'e> {
-    engine: &'e SqlEngine,
-    guard: Option<tokio::sync::MutexGuard<'e, WriteState>>,
-    /// Held to the end: a statement that lost a race runs again without
-    /// letting the lock go, so it cannot lose again.
-    kept: bool,
-}
-
-impl<'e> WriteLock<'e> {
-    pub fn new(engine: &'e SqlEngine) -> WriteLock<'e> {
-        WriteLock {
-            engine,
-            guard: None,
-            kept: false,
-        }
-    }
-
-    pub async fn get(&mut self) -> &mut WriteState {
-        let guard = match self.guard.take() {
-            Some(g) => g,
-            None => self.engine.lock().await,
-        };
-        self.guard.insert(guard)
-    }
-
-    pub fn release(&mut self) {
-        if !self.kept {
-            self.guard = None;
-        }
-    }
-
-    pub fn keep(&mut self) {
-        self.kept = true;
-    }
-}
-
 /// ER_LOCK_DEADLOCK: what a transaction that lost a race to another gets.
 pub const DEADLOCK: u16 = 1213;
 

@@ -607,41 +607,39 @@ impl SqlSession {
     /// wait for the row lock and read the row anew).
     pub async fn write<F>(&mut self, f: F) -> Result<Done, SqlError>
     where
-        F: for<'a, 'l> Fn(
+        F: for<'a> Fn(
             &'a mut SqlSession,
-            &'a mut super::engine::WriteLock<'l>,
+            &'a mut super::engine::WriteState,
         ) -> BoxFuture<'a, Result<(Done, WriteSet), SqlError>>,
     {
         if self.txn.is_none() && !self.autocommit() {
             self.begin();
         }
         let engine = self.engine.clone();
-        let mut lock = super::engine::WriteLock::new(&engine);
+        let mut w = engine.lock().await;
         let mut settled = false;
         loop {
-            let (done, writes) = f(self, &mut lock).await?;
+            let (done, writes) = f(self, &mut w).await?;
             let Some(t) = &mut self.txn else {
                 let writes = dml::without_dead_pending(writes);
-                let w = lock.get().await;
-                let pending = match engine.submit(w, &writes) {
+                let pending = match engine.submit(&mut w, &writes) {
                     // A row it deletes was deleted since its snapshot, or is
                     // being deleted by a commit in flight.
                     Err(e) if e.code == super::engine::DEADLOCK && !settled => {
-                        engine.settle_all(w).await?;
+                        engine.settle_all(&mut w).await?;
                         settled = true;
-                        lock.keep();
                         continue;
                     }
                     other => other?,
                 };
                 // Others commit while this one becomes durable.
-                drop(lock);
+                drop(w);
                 if let Some(p) = pending {
                     engine.wait(p).await?;
                 }
                 return Ok(done);
             };
-            engine.precheck(lock.get().await, &t.writes, &writes)?;
+            engine.precheck(&mut w, &t.writes, &writes)?;
             t.add(writes);
             return Ok(done);
         }
