@@ -432,8 +432,9 @@ fn run(
     for o in shape.order_by {
         let values = match output_named(&o.expr, &outputs) {
             Some(i) => out.column(i).clone(),
-            // With DISTINCT only the select list may be sorted by.
-            None if shape.distinct => return Err(unsupported()),
+            // With DISTINCT only the select list may be sorted by; a
+            // position past it is the planner's error to report.
+            None if shape.distinct || count(&o.expr).is_some() => return Err(unsupported()),
             None => planner
                 .scalar(&o.expr)?
                 .evaluate(&batch)?

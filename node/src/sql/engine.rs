@@ -165,6 +165,8 @@ pub struct SqlEngine {
     pub key_range_reads: std::sync::atomic::AtomicU64,
     /// Narrowed queries run without a DataFusion plan (SHOW STATUS).
     pub direct_queries: std::sync::atomic::AtomicU64,
+    /// The newest snapshot built, shared until the state changes.
+    last_snapshot: std::sync::Mutex<Option<Arc<Snapshot>>>,
 }
 
 /// ER_LOCK_DEADLOCK: what a transaction that lost a race to another gets.
@@ -251,6 +253,7 @@ impl SqlEngine {
             point_lookups: Default::default(),
             key_range_reads: Default::default(),
             direct_queries: Default::default(),
+            last_snapshot: Default::default(),
         }
     }
 
@@ -375,11 +378,21 @@ impl SqlEngine {
         }
     }
 
+    /// A snapshot of everything applied. Statements between two changes
+    /// share one: building it clones every table's segment lists, and every
+    /// statement asks for one.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        Arc::new(match &self.source {
+        let lsn = self.with_state(|s| s.applied_lsn());
+        let mut last = self.last_snapshot.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(snap) = last.as_ref().filter(|s| s.lsn == lsn) {
+            return snap.clone();
+        }
+        let snap = Arc::new(match &self.source {
             Source::Writer(w) => w.snapshot(),
             Source::Replica(r) => r.snapshot(),
-        })
+        });
+        *last = Some(snap.clone());
+        snap
     }
 
     /// The SQL definition of `db`.`name` as of now (no snapshot built).
