@@ -110,20 +110,21 @@ fn answer(s: &SqlSession, shape: &Shape<'_>) -> Option<RecordBatch> {
     Some(batch)
 }
 
-/// The parts of a `SELECT` this module runs.
-struct Shape<'a> {
-    table: &'a ObjectName,
-    alias: Option<&'a Ident>,
-    items: &'a [SelectItem],
-    selection: Option<&'a SqlExpr>,
-    distinct: bool,
-    order_by: &'a [OrderByExpr],
-    limit: Option<usize>,
-    offset: usize,
+/// The parts of a one-table `SELECT` this module runs (point lookups
+/// take a narrower kind of the same).
+pub struct Shape<'a> {
+    pub table: &'a ObjectName,
+    pub alias: Option<&'a Ident>,
+    pub items: &'a [SelectItem],
+    pub selection: Option<&'a SqlExpr>,
+    pub distinct: bool,
+    pub order_by: &'a [OrderByExpr],
+    pub limit: Option<usize>,
+    pub offset: usize,
 }
 
 impl<'a> Shape<'a> {
-    fn of(stmt: &'a Statement) -> Option<Shape<'a>> {
+    pub fn of(stmt: &'a Statement) -> Option<Shape<'a>> {
         let Statement::Query(q) = stmt else {
             return None;
         };

@@ -4,9 +4,7 @@
 //! index cannot answer exactly for the statement's snapshot goes the
 //! general way.
 
-use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr as SqlExpr, GroupByExpr, SelectItem, SetExpr, Statement, TableFactor,
-};
+use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr as SqlExpr, SelectItem, Statement};
 
 use super::provider::addr;
 use super::session::{SqlSession, one_batch};
@@ -21,34 +19,16 @@ struct Shape {
 }
 
 fn shape(stmt: &Statement) -> Option<Shape> {
-    let Statement::Query(q) = stmt else {
-        return None;
-    };
-    if q.with.is_some() || q.order_by.is_some() || q.limit_clause.is_some() || q.fetch.is_some() {
-        return None;
-    }
-    let SetExpr::Select(s) = q.body.as_ref() else {
-        return None;
-    };
-    let plain = s.distinct.is_none()
-        && s.top.is_none()
-        && s.into.is_none()
-        && s.having.is_none()
-        && s.named_window.is_empty()
-        && s.qualify.is_none()
-        && matches!(&s.group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty())
-        && s.from.len() == 1
-        && s.from[0].joins.is_empty();
-    if !plain {
+    let s = super::direct::Shape::of(stmt)?;
+    if s.alias.is_some()
+        || s.distinct
+        || !s.order_by.is_empty()
+        || s.limit.is_some()
+        || s.offset != 0
+    {
         return None;
     }
-    let TableFactor::Table {
-        name, alias: None, ..
-    } = &s.from[0].relation
-    else {
-        return None;
-    };
-    let columns = match s.projection.as_slice() {
+    let columns = match s.items {
         [SelectItem::Wildcard(_)] => None,
         items => Some(
             items
@@ -60,13 +40,13 @@ fn shape(stmt: &Statement) -> Option<Shape> {
                 .collect::<Option<Vec<_>>>()?,
         ),
     };
-    if !is_equality(s.selection.as_ref()) {
+    if !is_equality(s.selection) {
         return None;
     }
     Some(Shape {
-        table: name.clone(),
+        table: s.table.clone(),
         columns,
-        selection: s.selection.clone()?,
+        selection: s.selection?.clone(),
     })
 }
 

@@ -13,7 +13,7 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::sqlparser::tokenizer::Span;
 use mysql_common::value::Value;
 
-use super::session::{Stmt, literal, placeholders};
+use super::session::{SqlSession, Stmt, literal, placeholders};
 
 /// A parsed statement and which parameter each placeholder in it takes.
 pub struct Template {
@@ -25,9 +25,9 @@ pub struct Template {
 impl Template {
     /// The template for `sql`, when it parses as a statement in which every
     /// `?` of the text is a value (`None`: executions parse their text).
-    pub fn parse(sql: &str, classify: impl Fn(&str) -> Option<Stmt>) -> Option<Template> {
+    pub fn parse(sql: &str) -> Option<Template> {
         let offsets = placeholders(sql);
-        let Some(Stmt::Sql(stmt, _)) = classify(sql) else {
+        let Ok(Stmt::Sql(stmt, _)) = SqlSession::classify(sql) else {
             return None;
         };
         // Where each `?` is, counted as the tokenizer counts.
@@ -120,7 +120,7 @@ fn literal_expr(v: &Value, span: Span) -> Option<Expr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sql::session::{SqlSession, substitute};
+    use crate::sql::session::substitute;
 
     fn classify(sql: &str) -> Option<Stmt> {
         SqlSession::classify(sql).ok()
@@ -154,7 +154,7 @@ mod tests {
             ("SELECT ? + 1 LIMIT ?", vec![Value::Int(1), Value::UInt(3)]),
         ];
         for (sql, params) in cases {
-            let t = Template::parse(sql, classify).expect(sql);
+            let t = Template::parse(sql).expect(sql);
             let bound = t.bind(&params).expect(sql);
             let text = substitute(sql, &params).unwrap();
             let Some(Stmt::Sql(parsed, _)) = classify(&text) else {
@@ -162,9 +162,9 @@ mod tests {
             };
             assert_eq!(bound.to_string(), parsed.to_string(), "{sql}");
         }
-        let t = Template::parse("SELECT ?", classify).unwrap();
+        let t = Template::parse("SELECT ?").unwrap();
         assert!(t.bind(&[Value::Double(f64::NAN)]).is_none());
         // Statements floe parses itself keep going through their text.
-        assert!(Template::parse("SET @a = ?", classify).is_none());
+        assert!(Template::parse("SET @a = ?").is_none());
     }
 }

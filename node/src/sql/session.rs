@@ -1009,7 +1009,7 @@ impl Session for SqlSession {
             statement: PreparedSql {
                 sql: sql.to_string(),
                 params: n,
-                template: super::prepared::Template::parse(sql, |t| Self::classify(t).ok()),
+                template: super::prepared::Template::parse(sql),
             },
         })
     }
