@@ -2,7 +2,9 @@
 //! DataFusion (scans that carry each row's address); an update is a delete
 //! plus an insert; everything lands in a write set that commits atomically.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, UInt64Array};
 use arrow::compute::kernels::cmp::distinct;
@@ -10,8 +12,9 @@ use arrow::compute::{cast, concat_batches, filter_record_batch};
 use arrow::datatypes::*;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::sql::sqlparser::ast::{
-    AssignmentTarget, Expr as SqlExpr, FromTable, Ident, ObjectName, ObjectNamePart, OnInsert,
-    SelectItem, SetExpr, Statement, TableFactor, TableObject, UnaryOperator, Value as SqlValue,
+    Assignment, AssignmentTarget, Expr as SqlExpr, FromTable, Ident, ObjectName, ObjectNamePart,
+    OnInsert, SelectItem, SetExpr, Statement, TableFactor, TableObject, UnaryOperator,
+    Value as SqlValue,
 };
 use floe_storage::TableId;
 use futures::FutureExt;
@@ -21,6 +24,7 @@ use super::engine::{WriteSet, WriteState};
 use super::provider::{PENDING, ROWID};
 use super::session::SqlSession;
 use super::types::{check_length, column_from_text};
+use super::values::Value;
 use crate::mysql::{Done, SqlError};
 
 pub fn name_parts(o: &ObjectName) -> Vec<String> {
@@ -171,7 +175,7 @@ pub fn build_rows(
     w: &mut WriteState,
     table: TableId,
     meta: &TableMeta,
-    mut columns: Vec<Vec<Option<String>>>,
+    mut columns: Vec<Vec<Option<Cow<'_, str>>>>,
     rows: usize,
 ) -> Result<(RecordBatch, Option<u64>), SqlError> {
     let mut first_generated = None;
@@ -194,7 +198,7 @@ pub fn build_rows(
         if !missing.is_empty() {
             let first = engine.reserve_auto(w, table, missing.len() as u64)?;
             for (i, r) in missing.iter().enumerate() {
-                columns[a][*r] = Some((first + i as i128).to_string());
+                columns[a][*r] = Some(Cow::Owned((first + i as i128).to_string()));
             }
             first_generated = Some(first as u64);
         }
@@ -250,6 +254,129 @@ pub async fn execute(s: &mut SqlSession, stmt: Statement) -> Result<Done, SqlErr
     }
 }
 
+/// One value an INSERT gives a column: `None` for DEFAULT, else its text
+/// (`Some(None)` is NULL).
+type Given<'a> = Option<Option<Cow<'a, str>>>;
+
+/// The rows an INSERT adds, as text per column of the table, every column
+/// filled (with its default where the statement gives no value).
+struct NewRows<'a> {
+    meta: Arc<TableMeta>,
+    targets: Vec<usize>,
+    listed: Vec<bool>,
+    columns: Vec<Vec<Option<Cow<'a, str>>>>,
+    rows: usize,
+}
+
+impl<'a> NewRows<'a> {
+    /// `names`: the statement's column list (all columns if `None`).
+    fn new(meta: Arc<TableMeta>, names: Option<Vec<String>>) -> Result<Self, SqlError> {
+        let targets: Vec<usize> = match names {
+            None => (0..meta.columns.len()).collect(),
+            Some(names) => names
+                .iter()
+                .map(|n| meta.field(n))
+                .collect::<Result<_, _>>()?,
+        };
+        let mut listed = vec![false; meta.columns.len()];
+        for &c in &targets {
+            if std::mem::replace(&mut listed[c], true) {
+                return Err(SqlError::new(
+                    1110,
+                    "42000",
+                    format!("Column '{}' specified twice", meta.columns[c].name),
+                ));
+            }
+        }
+        Ok(NewRows {
+            columns: vec![Vec::new(); meta.columns.len()],
+            meta,
+            targets,
+            listed,
+            rows: 0,
+        })
+    }
+
+    fn reserve(&mut self, rows: usize) {
+        for c in &mut self.columns {
+            c.reserve(rows);
+        }
+    }
+
+    /// Adds a row from its values for the target columns, in order.
+    fn push(&mut self, values: impl ExactSizeIterator<Item = Given<'a>>) -> Result<(), SqlError> {
+        if values.len() != self.targets.len() {
+            return Err(value_count(self.rows + 1));
+        }
+        for (v, &c) in values.zip(&self.targets) {
+            let v = match v {
+                Some(v) => v,
+                None => default_text(&self.meta, c)?.map(Cow::Owned),
+            };
+            self.columns[c].push(v);
+        }
+        for c in 0..self.columns.len() {
+            if !self.listed[c] {
+                let v = default_text(&self.meta, c)?.map(Cow::Owned);
+                self.columns[c].push(v);
+            }
+        }
+        self.rows += 1;
+        Ok(())
+    }
+}
+
+fn value_count(row: usize) -> SqlError {
+    SqlError::new(
+        1136,
+        "21S01",
+        format!("Column count doesn't match value count at row {row}"),
+    )
+}
+
+/// What an INSERT does with a row whose unique key is taken; by default it
+/// fails with 1062.
+#[derive(Default)]
+struct OnDuplicate<'s> {
+    replace: bool,
+    ignore: bool,
+    update: Option<&'s [Assignment]>,
+}
+
+/// Runs an INSERT read by [`super::values::read`].
+pub async fn insert_literals(
+    s: &mut SqlSession,
+    ins: Arc<super::values::LiteralInsert>,
+) -> Result<Done, SqlError> {
+    s.engine
+        .literal_inserts
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    s.write(move |s, w| {
+        let ins = ins.clone();
+        async move {
+            let snap = s.set_view(false);
+            let t = table(s, &snap, &ins.table)?;
+            let mut rows = NewRows::new(t.meta.clone(), ins.columns.clone())?;
+            rows.reserve(ins.row_count());
+            for row in ins.rows() {
+                rows.push(row.map(|v| match v {
+                    Value::Null => Some(None),
+                    Value::Default => None,
+                    Value::Text(t) => Some(Some(Cow::Borrowed(t))),
+                }))?;
+            }
+            let dup = OnDuplicate {
+                replace: ins.replace,
+                ignore: ins.ignore,
+                update: None,
+            };
+            add_rows(s, w, &t, rows, dup).await
+        }
+        .boxed()
+    })
+    .await
+}
+
 async fn insert(
     s: &mut SqlSession,
     w: &mut WriteState,
@@ -264,65 +391,43 @@ async fn insert(
     };
     let snap = s.set_view(false);
     let t = table(s, &snap, name)?;
-    let meta = t.meta.clone();
-    let targets: Vec<usize> = if ins.columns.is_empty() {
-        (0..meta.columns.len()).collect()
-    } else {
+    let names = (!ins.columns.is_empty()).then(|| {
         ins.columns
             .iter()
-            .map(|c| {
-                let n = name_parts(c).pop().unwrap_or_default();
-                meta.field(&n)
-            })
-            .collect::<Result<_, _>>()?
-    };
+            .map(|c| name_parts(c).pop().unwrap_or_default())
+            .collect()
+    });
+    let mut rows = NewRows::new(t.meta.clone(), names)?;
     let source = ins
         .source
         .as_ref()
         .ok_or_else(|| SqlError::syntax("INSERT without VALUES or SELECT"))?;
-    let mut columns: Vec<Vec<Option<String>>> = vec![Vec::new(); meta.columns.len()];
-    let rows = match source.body.as_ref() {
+    match source.body.as_ref() {
         SetExpr::Values(values) => {
-            for (r, row) in values.rows.iter().enumerate() {
-                if row.len() != targets.len() {
-                    return Err(SqlError::new(
-                        1136,
-                        "21S01",
-                        format!("Column count doesn't match value count at row {}", r + 1),
-                    ));
-                }
-                let mut given: Vec<Option<Option<String>>> = vec![None; meta.columns.len()];
-                for (e, &c) in row.iter().zip(&targets) {
-                    given[c] = Some(if is_default(e) {
-                        default_text(&meta, c)?
+            rows.reserve(values.rows.len());
+            for row in &values.rows {
+                let mut given: Vec<Given> = Vec::with_capacity(row.len());
+                for e in row.iter() {
+                    given.push(if is_default(e) {
+                        None
                     } else {
-                        match literal_text(e) {
+                        Some(match literal_text(e) {
                             Some(v) => v,
                             None => eval_text(s, e).await?,
-                        }
+                        })
+                        .map(|v| v.map(Cow::Owned))
                     });
                 }
-                for (c, g) in given.into_iter().enumerate() {
-                    columns[c].push(match g {
-                        Some(v) => v,
-                        None => default_text(&meta, c)?,
-                    });
-                }
+                rows.push(given.into_iter())?;
             }
-            values.rows.len()
         }
         _ => {
             let query = Statement::Query(source.clone());
             let batches = s.collect_in_view(query).await?;
             let opts = FormatOptions::default();
-            let mut n = 0;
             for b in &batches {
-                if b.num_columns() != targets.len() {
-                    return Err(SqlError::new(
-                        1136,
-                        "21S01",
-                        "Column count doesn't match value count at row 1",
-                    ));
+                if b.num_columns() != rows.targets.len() {
+                    return Err(value_count(1));
                 }
                 let fmts: Vec<ArrayFormatter> = b
                     .columns()
@@ -331,33 +436,47 @@ async fn insert(
                     .collect::<Result<_, _>>()
                     .map_err(|e| SqlError::internal(e.to_string()))?;
                 for r in 0..b.num_rows() {
-                    let mut given: Vec<Option<Option<String>>> = vec![None; meta.columns.len()];
-                    for (i, &c) in targets.iter().enumerate() {
-                        given[c] =
-                            Some((!b.column(i).is_null(r)).then(|| fmts[i].value(r).to_string()));
-                    }
-                    for (c, g) in given.into_iter().enumerate() {
-                        columns[c].push(match g {
-                            Some(v) => v,
-                            None => default_text(&meta, c)?,
-                        });
-                    }
+                    rows.push((0..b.num_columns()).map(|i| {
+                        Some(
+                            (!b.column(i).is_null(r))
+                                .then(|| Cow::Owned(fmts[i].value(r).to_string())),
+                        )
+                    }))?;
                 }
-                n += b.num_rows();
             }
-            n
         }
+    }
+    let dup = OnDuplicate {
+        replace: ins.replace_into,
+        ignore: ins.ignore,
+        update: match &ins.on {
+            Some(OnInsert::DuplicateKeyUpdate(a)) => Some(a),
+            _ => None,
+        },
     };
-    let (batch, generated) = build_rows(&s.engine, w, t.id, &meta, columns, rows)?;
+    add_rows(s, w, &t, rows, dup).await
+}
+
+/// Turns an INSERT's rows into a write set: AUTO_INCREMENT ids assigned,
+/// rows with a taken key handled as `dup` says.
+async fn add_rows(
+    s: &mut SqlSession,
+    w: &mut WriteState,
+    t: &TableRef,
+    rows: NewRows<'_>,
+    dup: OnDuplicate<'_>,
+) -> Result<(Done, WriteSet), SqlError> {
+    let meta = rows.meta.clone();
+    let (batch, generated) = build_rows(&s.engine, w, t.id, &meta, rows.columns, rows.rows)?;
     let mut ws = WriteSet::default();
     let mut affected = batch.num_rows() as u64;
-    let replace = ins.replace_into;
-    let odku = match &ins.on {
-        Some(OnInsert::DuplicateKeyUpdate(a)) => Some(a.clone()),
-        _ => None,
-    };
+    let OnDuplicate {
+        replace,
+        ignore,
+        update: odku,
+    } = dup;
     let mut batch = batch;
-    if replace || ins.ignore || odku.is_some() {
+    if replace || ignore || odku.is_some() {
         let dups = s.engine.find_duplicate(w, t.id, &batch).await?;
         let dead: HashSet<u64> = s
             .txn
@@ -381,7 +500,7 @@ async fn insert(
             let fresh = filter_record_batch(&batch, &keep)
                 .map_err(|e| SqlError::internal(e.to_string()))?;
             affected = fresh.num_rows() as u64;
-            if let Some(assignments) = &odku {
+            if let Some(assignments) = odku {
                 let mut del = Vec::new();
                 let mut updated = Vec::new();
                 for (r, d) in dups.iter().enumerate() {
@@ -410,6 +529,16 @@ async fn insert(
             }
         }
     }
+    // The OK packet's insert id: the first generated id, else the last
+    // explicit one stored (LAST_INSERT_ID() keeps only generated ones).
+    let insert_id = match (generated, meta.auto_increment()) {
+        (Some(id), _) => id,
+        (None, Some(a)) => cast(batch.column(a), &DataType::UInt64)
+            .ok()
+            .and_then(|c| c.as_primitive::<UInt64Type>().iter().flatten().last())
+            .unwrap_or(0),
+        (None, None) => 0,
+    };
     ws.inserts.insert(t.id, vec![batch]);
     if let Some(id) = generated {
         s.set_last_insert_id(id);
@@ -417,7 +546,7 @@ async fn insert(
     Ok((
         Done {
             affected_rows: affected,
-            last_insert_id: generated.unwrap_or(0),
+            last_insert_id: insert_id,
             ..Done::default()
         },
         ws,

@@ -165,6 +165,8 @@ pub struct SqlEngine {
     pub key_range_reads: std::sync::atomic::AtomicU64,
     /// Narrowed queries run without a DataFusion plan (SHOW STATUS).
     pub direct_queries: std::sync::atomic::AtomicU64,
+    /// INSERTs of literal rows read without sqlparser (`values`).
+    pub literal_inserts: std::sync::atomic::AtomicU64,
     /// The newest snapshot built, shared until the state changes.
     last_snapshot: std::sync::Mutex<Option<Arc<Snapshot>>>,
 }
@@ -253,6 +255,7 @@ impl SqlEngine {
             point_lookups: Default::default(),
             key_range_reads: Default::default(),
             direct_queries: Default::default(),
+            literal_inserts: Default::default(),
             last_snapshot: Default::default(),
         }
     }
@@ -341,6 +344,12 @@ impl SqlEngine {
                     (
                         "floe_direct_queries",
                         self.direct_queries
+                            .load(std::sync::atomic::Ordering::Relaxed)
+                            .to_string(),
+                    ),
+                    (
+                        "floe_literal_inserts",
+                        self.literal_inserts
                             .load(std::sync::atomic::Ordering::Relaxed)
                             .to_string(),
                     ),

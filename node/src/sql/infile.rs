@@ -1,6 +1,7 @@
 //! LOAD DATA [LOCAL] INFILE: MySQL's field/line/escape rules, parsed as the
 //! bytes arrive and committed in large batches straight into columnar form.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow::array::BooleanArray;
@@ -206,11 +207,11 @@ impl Loader {
         }
         let rows = std::mem::take(&mut self.pending);
         let n = rows.len();
-        let mut columns: Vec<Vec<Option<String>>> =
+        let mut columns: Vec<Vec<Option<Cow<str>>>> =
             vec![Vec::with_capacity(n); self.meta.columns.len()];
         for row in rows {
             for (c, v) in row.into_iter().enumerate() {
-                columns[c].push(v);
+                columns[c].push(v.map(Cow::Owned));
             }
         }
         let engine = self.engine.clone();

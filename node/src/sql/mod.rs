@@ -22,6 +22,7 @@ pub mod session;
 pub mod show;
 pub mod text;
 pub mod types;
+pub mod values;
 pub mod vars;
 
 pub use engine::{Node, SqlEngine};

@@ -26,7 +26,7 @@ use super::engine::{SqlEngine, WriteSet};
 use super::provider::{FloeCatalog, Overlay, View, ViewCell};
 use super::text::{Token, Tokens, split_statements};
 use super::vars::{SystemVars, UserVars, Vars};
-use super::{admin, ddl, dml, infile, show};
+use super::{admin, ddl, dml, infile, show, values};
 use crate::mysql::resultset::ColumnMeta;
 use crate::mysql::session::{Outcome, PreparedInfo, RowStream, Session, SessionStatus};
 use crate::mysql::{Done, SessionContext, SqlError};
@@ -36,6 +36,8 @@ pub enum Stmt {
     Sql(Box<Statement>, String),
     /// Statements floe parses itself, kept as text.
     Own(OwnKind, String),
+    /// An INSERT of literal rows, read without sqlparser.
+    Insert(Arc<values::LiteralInsert>),
 }
 
 impl Stmt {
@@ -54,6 +56,7 @@ impl Stmt {
                 kind,
                 OwnKind::Account | OwnKind::LoadData | OwnKind::Function
             ),
+            Stmt::Insert(_) => true,
         }
     }
 }
@@ -546,13 +549,23 @@ impl SqlSession {
     }
 
     pub fn classify(text: &str) -> Result<Stmt, SqlError> {
-        let t = Tokens::new(text);
+        // The first two words decide; a dump's INSERT may be megabytes long.
+        let mut head = text.len().min(256);
+        while !text.is_char_boundary(head) {
+            head -= 1;
+        }
+        let t = Tokens::new(&text[..head]);
         let w = |i: usize| {
             t.peek_at(i).and_then(|t| match t {
                 Token::Word(w) => Some(w.to_ascii_uppercase()),
                 _ => None,
             })
         };
+        if matches!(w(0).as_deref(), Some("INSERT" | "REPLACE"))
+            && let Some(ins) = values::read(text)
+        {
+            return Ok(Stmt::Insert(Arc::new(ins)));
+        }
         let own = |k| Ok(Stmt::Own(k, text.to_string()));
         match (w(0).as_deref(), w(1).as_deref()) {
             (Some("SET"), _) => own(OwnKind::Set),
@@ -950,6 +963,7 @@ impl Session for SqlSession {
     fn describe(&self, stmt: &Stmt) -> String {
         match stmt {
             Stmt::Sql(_, t) | Stmt::Own(_, t) => t.chars().take(1024).collect(),
+            Stmt::Insert(ins) => ins.text().chars().take(1024).collect(),
         }
     }
 
@@ -962,6 +976,7 @@ impl Session for SqlSession {
         self.limits.start_statement(self.max_execution_time());
         match stmt {
             Stmt::Sql(s, text) => self.execute_sql(*s, text).await,
+            Stmt::Insert(ins) => dml::insert_literals(self, ins).await.map(Outcome::Done),
             Stmt::Own(kind, text) => match kind {
                 OwnKind::Set => admin::set(self, &text).await.map(Outcome::Done),
                 OwnKind::Show => show::show(self, &text).await,

@@ -72,9 +72,14 @@ pub fn split_statements(sql: &str) -> Vec<String> {
             }
             _ => {}
         }
-        let ch_len = sql[i..].chars().next().map_or(1, char::len_utf8);
-        cur.push_str(&sql[i..i + ch_len]);
-        i += ch_len;
+        // Up to the next byte that may start a quote, comment or statement
+        // end (all ASCII, so `next` is a character boundary).
+        let next = b[i + 1..]
+            .iter()
+            .position(|c| matches!(c, b'\'' | b'"' | b'`' | b'-' | b'#' | b'/' | b';'))
+            .map_or(b.len(), |p| i + 1 + p);
+        cur.push_str(&sql[i..next]);
+        i = next;
     }
     if !cur.trim().is_empty() {
         out.push(cur.trim().to_string());
@@ -118,17 +123,30 @@ pub fn unescape(s: &str) -> String {
             continue;
         }
         match it.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some('0') => out.push('\0'),
-            Some('b') => out.push('\u{8}'),
-            Some('Z') => out.push('\u{1a}'),
-            Some(o) => out.push(o),
+            Some(e) => push_escaped(&mut out, e),
             None => out.push('\\'),
         }
     }
     out
+}
+
+/// Appends what backslash + `e` stands for in a MySQL string literal. `\%`
+/// and `\_` keep their backslash (they matter to LIKE); an unknown escape
+/// is the character itself.
+pub fn push_escaped(out: &mut String, e: char) {
+    match e {
+        'n' => out.push('\n'),
+        't' => out.push('\t'),
+        'r' => out.push('\r'),
+        '0' => out.push('\0'),
+        'b' => out.push('\u{8}'),
+        'Z' => out.push('\u{1a}'),
+        '%' | '_' => {
+            out.push('\\');
+            out.push(e);
+        }
+        o => out.push(o),
+    }
 }
 
 pub fn tokenize(sql: &str) -> Vec<Token> {

@@ -274,6 +274,16 @@ fn numeric_text(s: &str) -> &str {
 }
 
 pub fn incorrect_value(target: &DataType, value: &str, column: &str) -> SqlError {
+    // A number that does not fit is out of range, not incorrect (strict mode).
+    if (target.is_integer() || target.is_floating() || matches!(target, DataType::Decimal128(..)))
+        && value.trim().parse::<f64>().is_ok()
+    {
+        return SqlError::new(
+            1264,
+            "22003",
+            format!("Out of range value for column '{column}' at row 1"),
+        );
+    }
     let kind = match target {
         DataType::Date32 => "date",
         DataType::Timestamp(_, _) => "datetime",

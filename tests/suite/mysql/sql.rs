@@ -408,6 +408,88 @@ print(same('SELECT COUNT(*) FROM t WHERE id > 195'))
 }
 
 #[test]
+fn inserts_of_literal_rows_skip_the_parser_and_do_what_it_would() {
+    let s = TestServer::start();
+    // Statements into `t` are read without sqlparser; the same statements
+    // into `u`, written with LOW_PRIORITY, go through sqlparser.
+    let cols = "id INT PRIMARY KEY AUTO_INCREMENT, n BIGINT, d DECIMAL(10,3), f DOUBLE, \
+                s VARCHAR(40) NOT NULL DEFAULT 'dflt', b BOOLEAN, ts DATETIME";
+    s.query(&format!(
+        "CREATE DATABASE li; CREATE TABLE li.t ({cols}); CREATE TABLE li.u ({cols})"
+    ));
+    let script = format!(
+        "{PY}
+a = conn(database='li', autocommit=True); ca = a.cursor()
+def status():
+    ca.execute(\"SHOW STATUS LIKE 'floe_literal_inserts'\"); return int(ca.fetchall()[0][1])
+def run(q):
+    try:
+        ca.execute(q); return ca.rowcount, ca.lastrowid
+    except pymysql.MySQLError as e:
+        return 'error %d' % e.args[0]
+statements = [
+  \"INSERT INTO T VALUES (1, 5, 1.5, -2.5e3, 'it''s', TRUE, '2026-11-27 10:00:00'), (2, -7, -.25, 1e-3, 'a\\\\'b\\\\n\\\\%c', FALSE, NULL)\",
+  \"INSERT INTO T (n, s) VALUES (10, '中文'), (11, DEFAULT)\",
+  \"INSERT INTO T (n) VALUE (+12)\",
+  \"INSERT INTO T (id, n) VALUES (2, 1)\",
+  \"INSERT IGNORE INTO T (id, n) VALUES (2, 1), (20, 2)\",
+  \"REPLACE INTO T (id, n, s) VALUES (1, 99, 'replaced')\",
+  \"INSERT INTO T (n, n) VALUES (1, 2)\",
+  \"INSERT INTO T (nosuch) VALUES (1)\",
+  \"INSERT INTO T (id, s) VALUES (30, NULL)\",
+  \"INSERT INTO T (id, n) VALUES (31, 'abc')\",
+  \"INSERT INTO T (id, d) VALUES (32, 12345678.9)\",
+  \"INSERT INTO T (id) VALUES (33, 1)\",
+  \"INSERT INTO li.`T` (`id`, `n`) VALUES (40, 0), (41, NULL)\",
+]
+before = status()
+for q in statements:
+    fast = run(q.replace('INTO T', 'INTO t').replace('`T`', '`t`'))
+    slow = run(q.replace('INSERT INTO', 'INSERT LOW_PRIORITY INTO').replace('INSERT IGNORE', 'INSERT LOW_PRIORITY IGNORE')
+             .replace('REPLACE INTO', 'REPLACE LOW_PRIORITY INTO').replace('INTO T', 'INTO u').replace('`T`', '`u`'))
+    if fast != slow: print('DIFFER', q, fast, slow)
+    print(fast)
+print('read', status() - before)
+ca.execute('SELECT * FROM t ORDER BY id'); t = ca.fetchall()
+ca.execute('SELECT * FROM u ORDER BY id'); u = ca.fetchall()
+if t != u: print('DIFFER', t, u)
+for r in t: print(r)
+"
+    );
+    let out = s.python(&script);
+    assert!(!out.contains("DIFFER"), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "(2, 2)",
+            "(2, 3)",
+            "(1, 5)",
+            "error 1062",
+            "(1, 20)",
+            "(2, 1)",
+            "error 1110",
+            "error 1054",
+            "error 1048",
+            "error 1366",
+            "error 1264",
+            "error 1136",
+            "(2, 41)",
+            "read 13",
+            "(1, 99, None, None, 'replaced', None, None)",
+            "(2, -7, Decimal('-0.250'), 0.001, \"a'b\\n\\\\%c\", 0, None)",
+            "(3, 10, None, None, '中文', None, None)",
+            "(4, 11, None, None, 'dflt', None, None)",
+            "(5, 12, None, None, 'dflt', None, None)",
+            "(20, 2, None, None, 'dflt', None, None)",
+            "(40, 0, None, None, 'dflt', None, None)",
+            "(41, None, None, None, 'dflt', None, None)",
+        ],
+        "{out}"
+    );
+}
+
+#[test]
 fn key_range_queries_run_without_a_plan_and_answer_like_one() {
     let s = TestServer::start();
     // `t` has a primary key, so its key ranges run directly; `u` holds the
