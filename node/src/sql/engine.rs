@@ -20,6 +20,7 @@ use floe_storage::writer::VolumeWriter;
 use floe_storage::{Lsn, Record, Snapshot, TableId, Txn, TxnOp};
 
 use super::catalog::{self, Account, TableMeta};
+use super::key::Key;
 use super::keyrange::{self, KeyBounds};
 use super::provider::{PENDING, addr, rowid};
 use super::session::SqlSession;
@@ -50,7 +51,7 @@ struct KeyIndex {
     name: String,
     columns: Vec<usize>,
     converter: RowConverter,
-    map: BTreeMap<Vec<u8>, u64>,
+    map: BTreeMap<Key, u64>,
 }
 
 /// How many changed primary keys a table remembers the older rows of.
@@ -75,7 +76,7 @@ struct TableKeys {
     /// The next AUTO_INCREMENT value (never reused, even after a rollback).
     next_auto: i128,
     /// Primary keys changed after `horizon`, with the rows they named.
-    changed: BTreeMap<Vec<u8>, History>,
+    changed: BTreeMap<Key, History>,
     /// Changes up to this lsn are not in `changed`: older snapshots cannot
     /// use the index.
     horizon: Lsn,
@@ -87,7 +88,7 @@ impl TableKeys {
     }
 
     /// Notes that primary key `key` stopped naming row `old` at `lsn`.
-    fn changed(&mut self, key: Vec<u8>, lsn: Lsn, old: u64) {
+    fn changed(&mut self, key: Key, lsn: Lsn, old: u64) {
         if self.changed.len() >= MAX_CHANGED_KEYS && !self.changed.contains_key(&key) {
             self.changed.clear();
             self.horizon = lsn;
@@ -101,7 +102,7 @@ impl TableKeys {
 
     /// The rows `snap` may see under primary key `key`, besides what the
     /// index names now; `None` if that history was forgotten.
-    fn older_rows(&self, key: &[u8], snap: Lsn) -> Option<impl Iterator<Item = u64> + '_> {
+    fn older_rows(&self, key: &Key, snap: Lsn) -> Option<impl Iterator<Item = u64> + '_> {
         let h = self.changed.get(key);
         if h.is_some_and(|h| snap < h.floor) {
             return None;
@@ -120,10 +121,20 @@ impl TableKeys {
 /// No snapshot older than that lsn holds such a row.
 const INFLIGHT: u64 = 1 << 62;
 
+/// The keys a commit added to one key index.
+struct Added {
+    table: TableId,
+    index: usize,
+    /// The keys increase and were above every key the index held, so they
+    /// lie together in it (reconciled in one walk, not a search each).
+    appended: bool,
+    /// `(key, row of the inserted batch)`.
+    keys: Vec<(Key, usize)>,
+}
+
 /// A commit queued in the log whose index entries are still provisional.
 struct InFlight {
-    /// `(table, key index, key, row of the inserted batch)` of every key it added.
-    added: Vec<(TableId, usize, Vec<u8>, usize)>,
+    added: Vec<Added>,
     /// The committed rows it deletes.
     deletes: Vec<u64>,
 }
@@ -229,7 +240,7 @@ impl KeyIndex {
 
     /// Encoded keys of every row of `batch` (`None` where a key column is NULL:
     /// NULLs never collide in a unique key).
-    fn encode(&self, batch: &RecordBatch) -> Result<Vec<Option<Vec<u8>>>, SqlError> {
+    fn encode(&self, batch: &RecordBatch) -> Result<Vec<Option<Key>>, SqlError> {
         let cols: Vec<ArrayRef> = self
             .columns
             .iter()
@@ -240,7 +251,7 @@ impl KeyIndex {
             .convert_columns(&cols)
             .map_err(|e| SqlError::internal(e.to_string()))?;
         Ok((0..batch.num_rows())
-            .map(|i| (!cols.iter().any(|c| c.is_null(i))).then(|| rows.row(i).as_ref().to_vec()))
+            .map(|i| (!cols.iter().any(|c| c.is_null(i))).then(|| Key::new(rows.row(i).as_ref())))
             .collect())
     }
 }
@@ -452,17 +463,37 @@ impl SqlEngine {
                 let v = ids.entry(r.table).or_default();
                 v.extend((0..r.count).map(|i| rowid(r.first.segment, r.first.row + i)));
             }
-            for (table, ki, key, r) in done.added {
-                let (Some(k), Some(&id)) = (
-                    w.tables.get_mut(&table),
-                    ids.get(&table).and_then(|v| v.get(r)),
-                ) else {
+            for added in done.added {
+                let (Some(k), Some(ids)) = (w.tables.get_mut(&added.table), ids.get(&added.table))
+                else {
                     continue;
                 };
-                if let Some(slot) = k.keys[ki].map.get_mut(&key)
-                    && *slot == INFLIGHT | lsn
-                {
-                    *slot = id;
+                let map = &mut k.keys[added.index].map;
+                let set = |slot: &mut u64, r: usize| {
+                    if *slot == INFLIGHT | lsn
+                        && let Some(&id) = ids.get(r)
+                    {
+                        *slot = id;
+                    }
+                };
+                match (added.appended, added.keys.first(), added.keys.last()) {
+                    (true, Some((first, _)), Some((last, _))) => {
+                        // Later commits may have put keys in between.
+                        let mut entries = map.range_mut(first.clone()..=last.clone()).peekable();
+                        for (key, r) in &added.keys {
+                            while entries.next_if(|(k, _)| *k < key).is_some() {}
+                            if let Some((_, slot)) = entries.next_if(|(k, _)| *k == key) {
+                                set(slot, *r);
+                            }
+                        }
+                    }
+                    _ => {
+                        for (key, r) in &added.keys {
+                            if let Some(slot) = map.get_mut(key) {
+                                set(slot, *r);
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -604,15 +635,15 @@ impl SqlEngine {
         let unknown = |id: u64| id & INFLIGHT != 0 && id & !INFLIGHT <= snap.lsn;
         // Candidates in key order: the rows the keys name now and, for keys
         // changed since `snap`, the rows they named then.
-        let mut found: Vec<(&[u8], u64)> = Vec::new();
+        let mut found: Vec<(&Key, u64)> = Vec::new();
         match bounds {
             KeyBounds::Points(points) => {
                 for p in points {
                     let Some(older) = keys.older_rows(p, snap.lsn) else {
                         return Ok(None);
                     };
-                    found.extend(pk.map.get(p).map(|id| (p.as_slice(), *id)));
-                    found.extend(older.map(|id| (p.as_slice(), id)));
+                    found.extend(pk.map.get(p).map(|id| (p, *id)));
+                    found.extend(older.map(|id| (p, id)));
                 }
             }
             KeyBounds::Range(lo, hi) => {
@@ -627,7 +658,7 @@ impl SqlEngine {
                     let Some(older) = keys.older_rows(key, snap.lsn) else {
                         return Ok(None);
                     };
-                    found.extend(older.map(|id| (key.as_slice(), id)));
+                    found.extend(older.map(|id| (key, id)));
                 }
                 found.sort_by(|a, b| a.0.cmp(b.0));
             }
@@ -805,9 +836,9 @@ impl SqlEngine {
             return Ok(None);
         }
         let mut ops = Vec::new();
-        let mut removed_keys: Vec<(TableId, usize, Vec<u8>, u64)> = Vec::new();
+        let mut removed_keys: Vec<(TableId, usize, Key, u64)> = Vec::new();
         let mut all_deleted: Vec<u64> = Vec::new();
-        let mut added_keys: Vec<(TableId, usize, Vec<u8>, usize)> = Vec::new();
+        let mut added_keys: Vec<Added> = Vec::new();
         let tables: HashSet<TableId> = writes
             .deletes
             .keys()
@@ -849,7 +880,7 @@ impl SqlEngine {
             }
             let keys = self.keys(w, table)?;
             // Per unique key: the keys this transaction frees in this table.
-            let mut removed_here: Vec<HashSet<Vec<u8>>> = vec![HashSet::new(); keys.keys.len()];
+            let mut removed_here: Vec<HashSet<Key>> = vec![HashSet::new(); keys.keys.len()];
             if !keys.keys.is_empty() && !addrs.is_empty() {
                 // The keys the deleted rows held, encoded in one batch.
                 let (ids, rows): (Vec<u64>, Vec<RecordBatch>) = self.with_state(|s| {
@@ -879,15 +910,33 @@ impl SqlEngine {
             let batch =
                 concat_batches(&schema, inserts).map_err(|e| SqlError::internal(e.to_string()))?;
             for (ki, k) in keys.keys.iter().enumerate() {
+                let encoded = k.encode(&batch)?;
+                // Keys in increasing order (a dump's, generated ids) cannot
+                // repeat; above every key held, none can be taken either.
+                let increasing = encoded.iter().flatten().is_sorted_by(|a, b| a < b);
+                let above = increasing
+                    && match (encoded.iter().flatten().next(), k.map.last_key_value()) {
+                        (Some(first), Some((last, _))) => first > last,
+                        _ => true,
+                    };
                 let mut seen = HashSet::new();
-                for (r, key) in k.encode(&batch)?.into_iter().enumerate() {
+                let mut added = Added {
+                    table,
+                    index: ki,
+                    appended: above,
+                    keys: Vec::with_capacity(encoded.len()),
+                };
+                for (r, key) in encoded.into_iter().enumerate() {
                     let Some(key) = key else { continue };
-                    let taken = k.map.contains_key(&key) && !removed_here[ki].contains(&key);
-                    if taken || !seen.insert(key.clone()) {
-                        return Err(k.duplicate(&keys.name, &batch, r));
+                    if !above {
+                        let taken = k.map.contains_key(&key) && !removed_here[ki].contains(&key);
+                        if taken || (!increasing && !seen.insert(key.clone())) {
+                            return Err(k.duplicate(&keys.name, &batch, r));
+                        }
                     }
-                    added_keys.push((table, ki, key, r));
+                    added.keys.push((key, r));
                 }
+                added_keys.push(added);
             }
             ops.push(TxnOp::Insert { table, rows: batch });
         }
@@ -909,10 +958,13 @@ impl SqlEngine {
                 }
             }
         }
-        for (table, ki, key, r) in added_keys {
-            if let Some(k) = w.tables.get_mut(&table) {
-                k.keys[ki].map.insert(key.clone(), INFLIGHT | lsn);
-                flight.added.push((table, ki, key, r));
+        for added in added_keys {
+            if let Some(k) = w.tables.get_mut(&added.table) {
+                let map = &mut k.keys[added.index].map;
+                for (key, _) in &added.keys {
+                    map.insert(key.clone(), INFLIGHT | lsn);
+                }
+                flight.added.push(added);
             }
         }
         w.doomed.extend(flight.deletes.iter().copied());

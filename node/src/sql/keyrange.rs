@@ -19,6 +19,7 @@ use datafusion::sql::sqlparser::ast::{
 
 use super::catalog::{TableMeta, TableRef};
 use super::dml::name_parts;
+use super::key::Key;
 use super::session::SqlSession;
 use crate::mysql::SqlError;
 use floe_storage::TableId;
@@ -31,9 +32,9 @@ pub const MAX_ROWS: usize = 1 << 16;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KeyBounds {
     /// Every key between two bounds.
-    Range(Bound<Vec<u8>>, Bound<Vec<u8>>),
+    Range(Bound<Key>, Bound<Key>),
     /// Only these keys (sorted, without repeats).
-    Points(Vec<Vec<u8>>),
+    Points(Vec<Key>),
 }
 
 /// A literal as a one-value column of the key's type; `None` for anything
@@ -111,7 +112,7 @@ fn conjuncts<'a>(e: &'a SqlExpr, out: &mut Vec<&'a SqlExpr>) {
 }
 
 /// The tighter of two lower (`lower`) or upper bounds.
-fn tighter(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>, lower: bool) -> Bound<Vec<u8>> {
+fn tighter(a: Bound<Key>, b: Bound<Key>, lower: bool) -> Bound<Key> {
     use Bound::*;
     match (&a, &b) {
         (Unbounded, _) => b,
@@ -133,23 +134,23 @@ fn tighter(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>, lower: bool) -> Bound<Vec<u8>> 
 }
 
 /// Whether `key` lies between `lo` and `hi`.
-pub fn contains(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>, key: &[u8]) -> bool {
+pub fn contains(lo: &Bound<Key>, hi: &Bound<Key>, key: &Key) -> bool {
     let above = match lo {
         Bound::Unbounded => true,
-        Bound::Included(l) => key >= l.as_slice(),
-        Bound::Excluded(l) => key > l.as_slice(),
+        Bound::Included(l) => key >= l,
+        Bound::Excluded(l) => key > l,
     };
     let below = match hi {
         Bound::Unbounded => true,
-        Bound::Included(h) => key <= h.as_slice(),
-        Bound::Excluded(h) => key < h.as_slice(),
+        Bound::Included(h) => key <= h,
+        Bound::Excluded(h) => key < h,
     };
     above && below
 }
 
 /// Whether no key can lie between `lo` and `hi` (`BTreeMap::range` panics
 /// on such bounds, so callers check first).
-pub fn is_empty(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
+pub fn is_empty(lo: &Bound<Key>, hi: &Bound<Key>) -> bool {
     match (lo, hi) {
         (Bound::Included(l), Bound::Included(h)) => l > h,
         (Bound::Included(l) | Bound::Excluded(l), Bound::Included(h) | Bound::Excluded(h)) => {
@@ -177,15 +178,15 @@ pub fn bounds_exactly(meta: &TableMeta, selection: Option<&SqlExpr>) -> Option<(
     }
     let key = meta.columns[*pk].name.as_str();
     let converter = RowConverter::new(vec![SortField::new(ty.clone())]).ok()?;
-    let encode = |e: &SqlExpr| -> Option<Vec<u8>> {
+    let encode = |e: &SqlExpr| -> Option<Key> {
         let v = key_value(&ty, e)?;
         let rows = converter.convert_columns(&[v]).ok()?;
-        Some(rows.row(0).as_ref().to_vec())
+        Some(Key::new(rows.row(0).as_ref()))
     };
     let mut parts = Vec::new();
     conjuncts(selection?, &mut parts);
     let (mut lo, mut hi) = (Bound::Unbounded, Bound::Unbounded);
-    let mut points: Option<Vec<Vec<u8>>> = None;
+    let mut points: Option<Vec<Key>> = None;
     let mut found = false;
     let mut used = 0;
     let total = parts.len();
@@ -390,7 +391,7 @@ mod tests {
         single_table(&stmt).unwrap().1.unwrap().clone()
     }
 
-    fn key(meta: &TableMeta, v: i64) -> Vec<u8> {
+    fn key(meta: &TableMeta, v: i64) -> Key {
         let ty = meta.columns[meta.primary_key[0]].ty.storage.data_type();
         let c = RowConverter::new(vec![SortField::new(ty.clone())]).unwrap();
         let a = cast(
@@ -398,7 +399,7 @@ mod tests {
             &ty,
         )
         .unwrap();
-        c.convert_columns(&[a]).unwrap().row(0).as_ref().to_vec()
+        Key::new(c.convert_columns(&[a]).unwrap().row(0).as_ref())
     }
 
     #[test]

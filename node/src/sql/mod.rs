@@ -12,6 +12,7 @@ pub mod dml;
 pub mod engine;
 pub mod functions;
 pub mod infile;
+pub mod key;
 pub mod keyrange;
 pub mod loadable;
 pub mod point;

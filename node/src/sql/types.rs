@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, StringArray};
+use arrow::array::{Array, ArrayRef, Decimal128Array, Int64Array, StringArray};
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{DataType, Field};
 use arrow::util::display::FormatOptions;
@@ -245,6 +245,9 @@ pub fn column_from_text(
     if *target == DataType::Utf8 {
         return Ok(Arc::new(StringArray::from_iter(values.iter().copied())));
     }
+    if let Some(array) = plain_numbers(values, target) {
+        return Ok(array);
+    }
     // MySQL accepts '' and surrounding spaces in numbers, booleans as words.
     let source: ArrayRef = Arc::new(StringArray::from_iter(
         values.iter().map(|v| v.map(|s| numeric_text(s.trim()))),
@@ -262,6 +265,72 @@ pub fn column_from_text(
             .unwrap_or("");
         incorrect_value(target, bad, column)
     })
+}
+
+/// Integer and DECIMAL columns whose values are all plain numbers that fit
+/// (a dump's, a loader's), parsed directly; `None` sends the column through
+/// arrow's cast, which also finds the value to name in an error.
+fn plain_numbers(values: &[Option<&str>], target: &DataType) -> Option<ArrayRef> {
+    if target.is_integer() {
+        let parsed: Option<Int64Array> = values
+            .iter()
+            .map(|v| match v {
+                None => Some(None),
+                Some(v) => v.trim().parse::<i64>().ok().map(Some),
+            })
+            .collect();
+        let array: ArrayRef = Arc::new(parsed?);
+        let options = CastOptions {
+            safe: false,
+            format_options: FormatOptions::default(),
+        };
+        return cast_with_options(&array, target, &options).ok();
+    }
+    let DataType::Decimal128(precision, scale) = *target else {
+        return None;
+    };
+    let scale = u32::try_from(scale).ok()?;
+    let whole_digits = u32::from(precision).checked_sub(scale)?;
+    let parsed: Option<Decimal128Array> = values
+        .iter()
+        .map(|v| match v {
+            None => Some(None),
+            Some(v) => plain_decimal(v.trim(), whole_digits, scale).map(Some),
+        })
+        .collect();
+    parsed?
+        .with_precision_and_scale(precision, scale as i8)
+        .ok()
+        .map(|a| Arc::new(a) as ArrayRef)
+}
+
+/// `[+-]digits[.digits]` as a DECIMAL with `scale` fraction digits, if it
+/// has at most `whole` digits before the point and `scale` after it.
+fn plain_decimal(s: &str, whole: u32, scale: u32) -> Option<i128> {
+    let (negative, s) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() && frac.is_empty()
+        || !digits(int)
+        || !digits(frac)
+        || frac.len() > scale as usize
+    {
+        return None;
+    }
+    let int = int.trim_start_matches('0');
+    if int.len() > whole as usize {
+        return None;
+    }
+    let mut v: i128 = 0;
+    for b in int.bytes().chain(frac.bytes()) {
+        v = v * 10 + i128::from(b - b'0');
+    }
+    v *= 10i128.pow(scale - frac.len() as u32);
+    Some(if negative { -v } else { v })
 }
 
 fn numeric_text(s: &str) -> &str {
@@ -314,4 +383,56 @@ pub fn check_length(array: &dyn Array, ty: &SqlType, column: &str) -> Result<(),
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What arrow's cast (the path for everything else) makes of `values`.
+    fn cast_path(values: &[Option<&str>], target: &DataType) -> Option<ArrayRef> {
+        let source: ArrayRef = Arc::new(StringArray::from_iter(
+            values.iter().map(|v| v.map(|s| numeric_text(s.trim()))),
+        ));
+        let options = CastOptions {
+            safe: false,
+            format_options: FormatOptions::default(),
+        };
+        cast_with_options(&source, target, &options).ok()
+    }
+
+    #[test]
+    fn plain_numbers_parse_as_the_cast_would() {
+        let values = [
+            Some("0"),
+            Some("-12"),
+            Some(" 7 "),
+            Some("+3"),
+            None,
+            Some("123.4"),
+            Some("-0.05"),
+            Some(".5"),
+            Some("9."),
+            Some("00012.30"),
+        ];
+        let decimal = DataType::Decimal128(8, 2);
+        let fast = plain_numbers(&values, &decimal).expect("plain decimals");
+        assert_eq!(Some(fast), cast_path(&values, &decimal));
+        let ints = &values[..5];
+        for t in [
+            DataType::Int8,
+            DataType::Int32,
+            DataType::Int64,
+            DataType::UInt64,
+        ] {
+            let fast = plain_numbers(ints, &t);
+            assert_eq!(fast, cast_path(ints, &t), "{t}");
+        }
+        // Anything else goes to the cast (which rounds, reports, or converts).
+        for odd in ["1.234", "1234567.8", "1e3", "", "abc", "-", "1.2.3", "0x10"] {
+            assert!(plain_numbers(&[Some(odd)], &decimal).is_none(), "{odd}");
+        }
+        assert!(plain_numbers(&[Some("300")], &DataType::Int8).is_none());
+        assert!(plain_numbers(&[Some("1.5")], &DataType::Int64).is_none());
+    }
 }

@@ -1,0 +1,76 @@
+//! An encoded value of a unique key: arrow's row format, whose bytewise
+//! order is the key columns' order. The key indexes are B-trees, and what
+//! they do most is compare two keys; laid out here, a key of up to 16 bytes
+//! (an integer key is 9) compares as two integers instead of a call to
+//! memcmp, which made up a quarter of a bulk insert's time.
+
+/// Ordered as its bytes are: zero padding makes a key equal in `head` to a
+/// longer one it prefixes (the longer continues with zeros up to byte 16),
+/// and then the shorter `tail`, or failing that the smaller `len`, puts
+/// the prefix first, as bytewise order does.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key {
+    /// The first 16 bytes as two big-endian words, zero-padded.
+    head: [u64; 2],
+    /// The bytes after the first 16.
+    tail: Box<[u8]>,
+    len: usize,
+}
+
+const HEAD: usize = 16;
+
+impl Key {
+    pub fn new(bytes: &[u8]) -> Key {
+        let mut padded = [0u8; HEAD];
+        let n = bytes.len().min(HEAD);
+        padded[..n].copy_from_slice(&bytes[..n]);
+        let (a, b) = padded.split_at(8);
+        let word = |s: &[u8]| u64::from_be_bytes(s.try_into().unwrap_or([0; 8]));
+        Key {
+            head: [word(a), word(b)],
+            tail: bytes.get(HEAD..).unwrap_or_default().into(),
+            len: bytes.len(),
+        }
+    }
+
+    /// The encoded bytes.
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut out: Vec<u8> = self.head.iter().flat_map(|w| w.to_be_bytes()).collect();
+        out.truncate(self.len.min(HEAD));
+        out.extend_from_slice(&self.tail);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_as_its_bytes_do() {
+        let samples: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0],
+            vec![0, 0],
+            vec![1],
+            vec![1, 0],
+            vec![1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            vec![1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            vec![1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 0],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 10],
+            vec![255; 20],
+            vec![255; 8],
+            vec![128, 0, 0, 0, 0, 0, 0, 0, 5],
+        ];
+        for a in &samples {
+            assert_eq!(&Key::new(a).bytes(), a);
+            for b in &samples {
+                assert_eq!(Key::new(a).cmp(&Key::new(b)), a.cmp(b), "{a:?} vs {b:?}");
+            }
+        }
+    }
+}
