@@ -47,7 +47,8 @@ struct Loader {
     fmt: Format,
     dup: OnDuplicate,
     buf: Vec<u8>,
-    pending: Vec<Vec<Option<String>>>,
+    fields: Fields,
+    pending: Pending,
     skipped_lines: u64,
     loaded: u64,
     skipped_dups: u64,
@@ -81,9 +82,47 @@ fn unescape(c: u8) -> u8 {
     }
 }
 
+/// The fields of one row: their bytes one after another, and where each
+/// is (`None`: NULL). Reused from row to row.
+#[derive(Default)]
+struct Fields {
+    bytes: Vec<u8>,
+    spans: Vec<Option<(usize, usize)>>,
+}
+
+/// Rows read and not yet committed, column by column: a value's text lies
+/// in its column's buffer (no allocation per value).
+struct Pending {
+    rows: usize,
+    text: Vec<String>,
+    spans: Vec<Vec<Option<(usize, usize)>>>,
+}
+
+impl Pending {
+    fn new(columns: usize) -> Pending {
+        Pending {
+            rows: 0,
+            text: vec![String::new(); columns],
+            spans: vec![Vec::new(); columns],
+        }
+    }
+
+    fn push(&mut self, column: usize, value: Option<&str>) {
+        let text = &mut self.text[column];
+        let span = value.map(|v| {
+            text.push_str(v);
+            (text.len() - v.len(), text.len())
+        });
+        self.spans[column].push(span);
+    }
+}
+
 impl Format {
-    /// Parses one row from `data`; `None` if more bytes are needed.
-    fn row(&self, data: &[u8], eof: bool) -> Option<(Vec<Option<Vec<u8>>>, usize)> {
+    /// Parses one row from `data` into `out`; returns the bytes it took,
+    /// `None` if more bytes are needed.
+    fn row(&self, data: &[u8], eof: bool, out: &mut Fields) -> Option<usize> {
+        out.bytes.clear();
+        out.spans.clear();
         let mut i = 0;
         if !self.line_start.is_empty() {
             let p = data
@@ -91,9 +130,9 @@ impl Format {
                 .position(|w| w == self.line_start.as_slice())?;
             i = p + self.line_start.len();
         }
-        let mut fields = Vec::new();
         loop {
-            let mut value = Vec::new();
+            let start = out.bytes.len();
+            let value = &mut out.bytes;
             let mut quoted = false;
             if let Some(q) = self.enclosed
                 && data.get(i) == Some(&q)
@@ -141,7 +180,7 @@ impl Format {
                 let c = data[i];
                 if Some(c) == self.escape && !quoted {
                     let n = *data.get(i + 1).or(if eof { Some(&b'\\') } else { None })?;
-                    if n == b'N' && value.is_empty() {
+                    if n == b'N' && value.len() == start {
                         null = true;
                     } else {
                         value.push(unescape(n));
@@ -152,10 +191,15 @@ impl Format {
                     i += 1;
                 }
             }
-            if !quoted && self.enclosed.is_some() && value == b"NULL" {
+            if !quoted && self.enclosed.is_some() && &value[start..] == b"NULL" {
                 null = true;
             }
-            fields.push(if null { None } else { Some(value) });
+            if null {
+                value.truncate(start);
+                out.spans.push(None);
+            } else {
+                out.spans.push(Some((start, value.len())));
+            }
             if term_at(data, i, &self.field_term) == Some(true) {
                 i += self.field_term.len();
                 continue;
@@ -163,7 +207,7 @@ impl Format {
             if term_at(data, i, &self.line_term) == Some(true) {
                 i += self.line_term.len();
             }
-            return Some((fields, i.min(data.len())));
+            return Some(i.min(data.len()));
         }
     }
 }
@@ -171,8 +215,10 @@ impl Format {
 impl Loader {
     fn take_rows(&mut self, eof: bool) {
         let mut at = 0;
+        let columns = self.meta.columns.len();
+        let mut given = vec![false; columns];
         while at < self.buf.len() {
-            let Some((fields, used)) = self.fmt.row(&self.buf[at..], eof) else {
+            let Some(used) = self.fmt.row(&self.buf[at..], eof, &mut self.fields) else {
                 break;
             };
             if used == 0 {
@@ -183,37 +229,45 @@ impl Loader {
                 self.skipped_lines += 1;
                 continue;
             }
-            let mut row: Vec<Option<String>> = vec![None; self.meta.columns.len()];
-            let mut given = vec![false; self.meta.columns.len()];
-            for (f, target) in fields.into_iter().zip(&self.targets) {
-                if let Some(c) = target {
-                    row[*c] = f.map(|b| String::from_utf8_lossy(&b).into_owned());
-                    given[*c] = true;
+            given.fill(false);
+            let fields = &self.fields;
+            for (f, target) in fields.spans.iter().zip(&self.targets) {
+                let Some(c) = *target else { continue };
+                let value = f.map(|(a, b)| String::from_utf8_lossy(&fields.bytes[a..b]));
+                if std::mem::replace(&mut given[c], true) {
+                    // A column named twice keeps its last field.
+                    self.pending.spans[c].pop();
+                }
+                self.pending.push(c, value.as_deref());
+            }
+            for (c, &given) in given.iter().enumerate() {
+                if !given {
+                    let value = default_text(&self.meta, c).unwrap_or(None);
+                    self.pending.push(c, value.as_deref());
                 }
             }
-            for c in 0..row.len() {
-                if !given[c] {
-                    row[c] = default_text(&self.meta, c).unwrap_or(None);
-                }
-            }
-            self.pending.push(row);
+            self.pending.rows += 1;
         }
         self.buf.drain(..at);
     }
 
     async fn commit(&mut self) -> Result<(), SqlError> {
-        if self.pending.is_empty() {
+        if self.pending.rows == 0 {
             return Ok(());
         }
-        let rows = std::mem::take(&mut self.pending);
-        let n = rows.len();
-        let mut columns: Vec<Vec<Option<Cow<str>>>> =
-            vec![Vec::with_capacity(n); self.meta.columns.len()];
-        for row in rows {
-            for (c, v) in row.into_iter().enumerate() {
-                columns[c].push(v.map(Cow::Owned));
-            }
-        }
+        let pending = std::mem::replace(&mut self.pending, Pending::new(self.meta.columns.len()));
+        let n = pending.rows;
+        let columns: Vec<Vec<Option<Cow<str>>>> = pending
+            .spans
+            .iter()
+            .zip(&pending.text)
+            .map(|(spans, text)| {
+                spans
+                    .iter()
+                    .map(|s| s.map(|(a, b)| Cow::Borrowed(&text[a..b])))
+                    .collect()
+            })
+            .collect();
         let engine = self.engine.clone();
         let mut w = engine.lock().await;
         let (mut batch, _) = build_rows(&engine, &mut w, self.table, &self.meta, columns, n)?;
@@ -260,7 +314,7 @@ impl InfileSink for Loader {
         async move {
             self.buf.extend_from_slice(chunk);
             self.take_rows(false);
-            if self.pending.len() >= COMMIT_ROWS {
+            if self.pending.rows >= COMMIT_ROWS {
                 self.commit().await?;
             }
             Ok(())
@@ -392,6 +446,7 @@ pub async fn load_data(s: &mut SqlSession, text: &str) -> Result<Outcome, SqlErr
     }
     // LOAD DATA runs as its own transaction(s).
     s.commit_txn().await?;
+    let pending = Pending::new(meta.columns.len());
     let mut loader = Box::new(Loader {
         engine: s.engine.clone(),
         table: table.id,
@@ -400,7 +455,8 @@ pub async fn load_data(s: &mut SqlSession, text: &str) -> Result<Outcome, SqlErr
         fmt,
         dup,
         buf: Vec::new(),
-        pending: Vec::new(),
+        fields: Fields::default(),
+        pending,
         skipped_lines: 0,
         loaded: 0,
         skipped_dups: 0,

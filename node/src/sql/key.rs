@@ -6,15 +6,16 @@
 
 /// Ordered as its bytes are: zero padding makes a key equal in `head` to a
 /// longer one it prefixes (the longer continues with zeros up to byte 16),
-/// and then the shorter `tail`, or failing that the smaller `len`, puts
-/// the prefix first, as bytewise order does.
+/// and then the shorter `tail` (no tail first), or failing that the smaller
+/// `len`, puts the prefix first, as bytewise order does.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Key {
     /// The first 16 bytes as two big-endian words, zero-padded.
     head: [u64; 2],
-    /// The bytes after the first 16.
-    tail: Box<[u8]>,
-    len: usize,
+    /// The bytes after the first 16, if any (one pointer: most keys have
+    /// none, and the index holds millions).
+    tail: Option<Box<Vec<u8>>>,
+    len: u32,
 }
 
 const HEAD: usize = 16;
@@ -28,16 +29,19 @@ impl Key {
         let word = |s: &[u8]| u64::from_be_bytes(s.try_into().unwrap_or([0; 8]));
         Key {
             head: [word(a), word(b)],
-            tail: bytes.get(HEAD..).unwrap_or_default().into(),
-            len: bytes.len(),
+            tail: bytes
+                .get(HEAD..)
+                .filter(|t| !t.is_empty())
+                .map(|t| Box::new(t.to_vec())),
+            len: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
         }
     }
 
     /// The encoded bytes.
     pub fn bytes(&self) -> Vec<u8> {
         let mut out: Vec<u8> = self.head.iter().flat_map(|w| w.to_be_bytes()).collect();
-        out.truncate(self.len.min(HEAD));
-        out.extend_from_slice(&self.tail);
+        out.truncate((self.len as usize).min(HEAD));
+        out.extend(self.tail.iter().flat_map(|t| t.iter()));
         out
     }
 }

@@ -7,7 +7,7 @@
 pub fn split_statements(sql: &str) -> Vec<String> {
     let b = sql.as_bytes();
     let mut out = Vec::new();
-    let mut cur = String::new();
+    let mut cur = String::with_capacity(sql.len());
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
@@ -63,10 +63,7 @@ pub fn split_statements(sql: &str) -> Vec<String> {
                 continue;
             }
             b';' => {
-                if !cur.trim().is_empty() {
-                    out.push(cur.trim().to_string());
-                }
-                cur.clear();
+                finish(&mut cur, &mut out);
                 i += 1;
                 continue;
             }
@@ -81,10 +78,20 @@ pub fn split_statements(sql: &str) -> Vec<String> {
         cur.push_str(&sql[i..next]);
         i = next;
     }
-    if !cur.trim().is_empty() {
-        out.push(cur.trim().to_string());
-    }
+    finish(&mut cur, &mut out);
     out
+}
+
+/// Ends the statement in `cur` (moved, not copied, when it needs no trim:
+/// a dump's statements are megabytes).
+fn finish(cur: &mut String, out: &mut Vec<String>) {
+    let trimmed = cur.trim();
+    if !trimmed.is_empty() && trimmed.len() == cur.len() {
+        out.push(std::mem::take(cur));
+    } else if !trimmed.is_empty() {
+        out.push(trimmed.to_string());
+    }
+    cur.clear();
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -189,3 +189,40 @@ fn load_data_local_infile_from_the_cli() {
         "note\nsay \"hi\" 7\n"
     );
 }
+
+#[test]
+fn load_data_fills_defaults_skips_fields_and_handles_duplicates() {
+    let s = TestServer::start();
+    s.query("CREATE DATABASE d; CREATE TABLE d.t (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL DEFAULT 'none', qty INT DEFAULT 5, note TEXT)");
+    let load = |name: &str, body: &[u8], how: &str| {
+        let file = s.dir.path().join(name);
+        std::fs::write(&file, body).unwrap();
+        let sql = format!(
+            "LOAD DATA LOCAL INFILE '{}' {how} INTO TABLE d.t (id, name, qty, @skip)",
+            file.display()
+        );
+        s.mysql(&["--local-infile=1", "-e", &sql], "")
+    };
+    // Tab-separated by default; `\N` is NULL, `\t` a tab; a short line
+    // leaves the rest to their defaults; the fourth field is discarded;
+    // a byte that is not UTF-8 becomes U+FFFD.
+    let out = load(
+        "a.tsv",
+        b"1\tx\t10\tdropped\n2\t\xe4\xb8\xad\xe6\x96\x87\t\\N\tz\n3\ta\\tb\t7\tz\n4\n7\tbad\xff\t1\tz\n",
+        "",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let out = load("b.tsv", b"1\ty\t11\tq\n5\tn\t1\tq\n", "REPLACE");
+    assert!(out.status.success(), "{out:?}");
+    let out = load("c.tsv", b"2\tdup\t0\tq\n6\tk\t2\tq\n", "IGNORE");
+    assert!(out.status.success(), "{out:?}");
+    // With LOCAL, MySQL skips duplicates by default (the file cannot be
+    // stopped halfway).
+    let out = load("d.tsv", b"8\tnew\t0\tq\n3\tdup\t0\tq\n", "");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        s.query("SELECT id, name, qty, note FROM d.t ORDER BY id"),
+        "id\tname\tqty\tnote\n1\ty\t11\tNULL\n2\t中文\tNULL\tNULL\n3\ta\\tb\t7\tNULL\n\
+         4\tnone\t5\tNULL\n5\tn\t1\tNULL\n6\tk\t2\tNULL\n7\tbad\u{fffd}\t1\tNULL\n8\tnew\t0\tNULL\n"
+    );
+}
