@@ -12,8 +12,10 @@
 pub struct Key {
     /// The first 16 bytes as two big-endian words, zero-padded.
     head: [u64; 2],
-    /// The bytes after the first 16, if any (one pointer: most keys have
-    /// none, and the index holds millions).
+    /// The bytes after the first 16, if any. Boxed for a thin pointer (a
+    /// `Vec` or boxed slice is two or three words): most keys have no tail,
+    /// and an index holds millions of keys.
+    #[allow(clippy::box_collection)]
     tail: Option<Box<Vec<u8>>>,
     len: u32,
 }
