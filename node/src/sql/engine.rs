@@ -220,6 +220,18 @@ impl KeyIndex {
         })
     }
 
+    /// Whether `keys` increase (a dump's, generated ids: none repeats),
+    /// and whether they also lie above every key held (none is taken).
+    fn appends(&self, keys: &[Option<Key>]) -> (bool, bool) {
+        let increasing = keys.iter().flatten().is_sorted_by(|a, b| a < b);
+        let above = increasing
+            && match (keys.iter().flatten().next(), self.map.last_key_value()) {
+                (Some(first), Some((last, _))) => first > last,
+                _ => true,
+            };
+        (increasing, above)
+    }
+
     /// ER_DUP_ENTRY for row `r` of `batch` in table `table`.
     fn duplicate(&self, table: &str, batch: &RecordBatch, r: usize) -> SqlError {
         let cols: Vec<ArrayRef> = self
@@ -727,7 +739,11 @@ impl SqlEngine {
         let k = self.keys(w, table)?;
         let mut out = vec![None; batch.num_rows()];
         for idx in &k.keys {
-            for (r, key) in idx.encode(batch)?.into_iter().enumerate() {
+            let encoded = idx.encode(batch)?;
+            if idx.appends(&encoded).1 {
+                continue;
+            }
+            for (r, key) in encoded.into_iter().enumerate() {
                 if out[r].is_none()
                     && let Some(key) = key
                 {
@@ -911,14 +927,7 @@ impl SqlEngine {
                 concat_batches(&schema, inserts).map_err(|e| SqlError::internal(e.to_string()))?;
             for (ki, k) in keys.keys.iter().enumerate() {
                 let encoded = k.encode(&batch)?;
-                // Keys in increasing order (a dump's, generated ids) cannot
-                // repeat; above every key held, none can be taken either.
-                let increasing = encoded.iter().flatten().is_sorted_by(|a, b| a < b);
-                let above = increasing
-                    && match (encoded.iter().flatten().next(), k.map.last_key_value()) {
-                        (Some(first), Some((last, _))) => first > last,
-                        _ => true,
-                    };
+                let (increasing, above) = k.appends(&encoded);
                 let mut seen = HashSet::new();
                 let mut added = Added {
                     table,

@@ -49,6 +49,8 @@ struct Loader {
     buf: Vec<u8>,
     fields: Fields,
     pending: Pending,
+    /// The part being committed in the background.
+    in_flight: Option<tokio::task::JoinHandle<Result<Committed, SqlError>>>,
     skipped_lines: u64,
     loaded: u64,
     skipped_dups: u64,
@@ -107,6 +109,12 @@ impl Pending {
         }
     }
 
+    fn clear(&mut self) {
+        self.rows = 0;
+        self.text.iter_mut().for_each(String::clear);
+        self.spans.iter_mut().for_each(Vec::clear);
+    }
+
     fn push(&mut self, column: usize, value: Option<&str>) {
         let text = &mut self.text[column];
         let span = value.map(|v| {
@@ -114,6 +122,74 @@ impl Pending {
             (text.len() - v.len(), text.len())
         });
         self.spans[column].push(span);
+    }
+}
+
+/// A part of a load, committed.
+struct Committed {
+    /// Its buffers, for the next part.
+    buffers: Pending,
+    loaded: u64,
+    skipped: u64,
+}
+
+/// What committing one part of a load needs.
+struct Part {
+    engine: Arc<SqlEngine>,
+    table: TableId,
+    meta: Arc<TableMeta>,
+    dup: OnDuplicate,
+}
+
+impl Part {
+    /// Commits `pending`'s rows.
+    async fn commit(self, pending: Pending) -> Result<Committed, SqlError> {
+        let columns: Vec<Vec<Option<Cow<str>>>> = pending
+            .spans
+            .iter()
+            .zip(&pending.text)
+            .map(|(spans, text)| {
+                spans
+                    .iter()
+                    .map(|s| s.map(|(a, b)| Cow::Borrowed(&text[a..b])))
+                    .collect()
+            })
+            .collect();
+        let engine = self.engine;
+        let mut w = engine.lock().await;
+        let built = build_rows(
+            &engine,
+            &mut w,
+            self.table,
+            &self.meta,
+            columns,
+            pending.rows,
+        );
+        let (mut batch, _) = built?;
+        let mut ws = WriteSet::default();
+        let mut skipped = 0;
+        if self.dup != OnDuplicate::Error {
+            let dups = engine.find_duplicate(&mut w, self.table, &batch).await?;
+            if self.dup == OnDuplicate::Replace {
+                ws.deletes
+                    .insert(self.table, dups.iter().flatten().copied().collect());
+            } else {
+                let keep: BooleanArray = dups.iter().map(|d| Some(d.is_none())).collect();
+                let before = batch.num_rows();
+                batch = filter_record_batch(&batch, &keep)
+                    .map_err(|e| SqlError::internal(e.to_string()))?;
+                skipped = (before - batch.num_rows()) as u64;
+            }
+        }
+        let loaded = batch.num_rows() as u64;
+        ws.inserts.insert(self.table, vec![batch]);
+        engine.commit(&mut w, &ws).await?;
+        drop(w);
+        Ok(Committed {
+            buffers: pending,
+            loaded,
+            skipped,
+        })
     }
 }
 
@@ -162,7 +238,21 @@ impl Format {
             }
             // Unquoted text (or anything after a closing quote) up to a terminator.
             let mut null = false;
+            let stops = [
+                self.escape,
+                self.field_term.first().copied(),
+                self.line_term.first().copied(),
+            ];
             loop {
+                // Bytes that start no terminator or escape are taken as a run.
+                let run = data[i.min(data.len())..]
+                    .iter()
+                    .position(|c| stops.contains(&Some(*c)))
+                    .map_or(data.len(), |p| i + p);
+                if run > i {
+                    value.extend_from_slice(&data[i..run]);
+                    i = run;
+                }
                 if i >= data.len() {
                     if !eof {
                         return None;
@@ -251,49 +341,44 @@ impl Loader {
         self.buf.drain(..at);
     }
 
+    /// Commits the rows read so far in the background (parsing goes on
+    /// meanwhile), after the part before it is committed.
     async fn commit(&mut self) -> Result<(), SqlError> {
         if self.pending.rows == 0 {
             return Ok(());
         }
-        let pending = std::mem::replace(&mut self.pending, Pending::new(self.meta.columns.len()));
-        let n = pending.rows;
-        let columns: Vec<Vec<Option<Cow<str>>>> = pending
-            .spans
-            .iter()
-            .zip(&pending.text)
-            .map(|(spans, text)| {
-                spans
-                    .iter()
-                    .map(|s| s.map(|(a, b)| Cow::Borrowed(&text[a..b])))
-                    .collect()
-            })
-            .collect();
-        let engine = self.engine.clone();
-        let mut w = engine.lock().await;
-        let (mut batch, _) = build_rows(&engine, &mut w, self.table, &self.meta, columns, n)?;
-        let mut ws = WriteSet::default();
-        if self.dup != OnDuplicate::Error {
-            let dups = engine.find_duplicate(&mut w, self.table, &batch).await?;
-            if self.dup == OnDuplicate::Replace {
-                ws.deletes
-                    .insert(self.table, dups.iter().flatten().copied().collect());
-            } else {
-                let keep: BooleanArray = dups.iter().map(|d| Some(d.is_none())).collect();
-                let before = batch.num_rows();
-                batch = filter_record_batch(&batch, &keep)
-                    .map_err(|e| SqlError::internal(e.to_string()))?;
-                self.skipped_dups += (before - batch.num_rows()) as u64;
-            }
-        }
-        let loaded = batch.num_rows() as u64;
-        ws.inserts.insert(self.table, vec![batch]);
-        engine.commit(&mut w, &ws).await?;
+        let recycled = self.settle().await?;
+        let pending = std::mem::replace(&mut self.pending, recycled);
+        let part = Part {
+            engine: self.engine.clone(),
+            table: self.table,
+            meta: self.meta.clone(),
+            dup: self.dup,
+        };
+        self.in_flight = Some(tokio::spawn(part.commit(pending)));
+        Ok(())
+    }
+
+    /// Waits for the part in flight; returns its buffers, emptied.
+    async fn settle(&mut self) -> Result<Pending, SqlError> {
+        let Some(part) = self.in_flight.take() else {
+            return Ok(Pending::new(self.meta.columns.len()));
+        };
+        let Committed {
+            mut buffers,
+            loaded,
+            skipped,
+        } = part
+            .await
+            .map_err(|e| SqlError::internal(format!("LOAD DATA commit failed: {e}")))??;
+        self.skipped_dups += skipped;
         let before = self.loaded;
         self.loaded += loaded;
         if self.loaded / 1_000_000 > before / 1_000_000 {
             tracing::info!(table = %self.meta.name, rows = self.loaded, "LOAD DATA progress");
         }
-        Ok(())
+        buffers.clear();
+        Ok(buffers)
     }
 
     fn done(&self) -> Done {
@@ -331,6 +416,7 @@ impl InfileSink for Loader {
                 self.take_rows(true);
             }
             self.commit().await?;
+            self.settle().await?;
             Ok(self.done())
         }
         .boxed()
@@ -457,6 +543,7 @@ pub async fn load_data(s: &mut SqlSession, text: &str) -> Result<Outcome, SqlErr
         buf: Vec::new(),
         fields: Fields::default(),
         pending,
+        in_flight: None,
         skipped_lines: 0,
         loaded: 0,
         skipped_dups: 0,
