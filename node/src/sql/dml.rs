@@ -178,31 +178,55 @@ pub fn build_rows(
     mut columns: Vec<Vec<Option<Cow<'_, str>>>>,
     rows: usize,
 ) -> Result<(RecordBatch, Option<u64>), SqlError> {
-    let mut first_generated = None;
-    if let Some(a) = meta.auto_increment() {
-        let missing: Vec<usize> = (0..rows)
-            .filter(|&r| {
-                columns[a][r]
-                    .as_deref()
-                    .is_none_or(|v| v.trim() == "0" || v.is_empty())
-            })
-            .collect();
-        let explicit_max = columns[a]
-            .iter()
-            .flatten()
-            .filter_map(|v| v.trim().parse::<i128>().ok())
-            .max();
-        if let Some(m) = explicit_max {
-            engine.saw_auto(w, table, m)?;
-        }
-        if !missing.is_empty() {
-            let first = engine.reserve_auto(w, table, missing.len() as u64)?;
-            for (i, r) in missing.iter().enumerate() {
-                columns[a][*r] = Some(Cow::Owned((first + i as i128).to_string()));
-            }
-            first_generated = Some(first as u64);
-        }
+    let generated = assign_auto(engine, w, table, meta, &mut columns, rows)?;
+    Ok((rows_batch(meta, &columns)?, generated))
+}
+
+/// Gives the rows without an AUTO_INCREMENT value (none, NULL or 0) the
+/// next ones, and moves the counter past explicit values. Returns the
+/// first generated id.
+fn assign_auto(
+    engine: &super::engine::SqlEngine,
+    w: &mut WriteState,
+    table: TableId,
+    meta: &TableMeta,
+    columns: &mut [Vec<Option<Cow<'_, str>>>],
+    rows: usize,
+) -> Result<Option<u64>, SqlError> {
+    let Some(a) = meta.auto_increment() else {
+        return Ok(None);
+    };
+    let missing: Vec<usize> = (0..rows)
+        .filter(|&r| {
+            columns[a][r]
+                .as_deref()
+                .is_none_or(|v| v.trim() == "0" || v.is_empty())
+        })
+        .collect();
+    let explicit_max = columns[a]
+        .iter()
+        .flatten()
+        .filter_map(|v| v.trim().parse::<i128>().ok())
+        .max();
+    if let Some(m) = explicit_max {
+        engine.saw_auto(w, table, m)?;
     }
+    if missing.is_empty() {
+        return Ok(None);
+    }
+    let first = engine.reserve_auto(w, table, missing.len() as u64)?;
+    for (i, r) in missing.iter().enumerate() {
+        columns[a][*r] = Some(Cow::Owned((first + i as i128).to_string()));
+    }
+    Ok(Some(first as u64))
+}
+
+/// A batch of `meta`'s rows from per-column text values (AUTO_INCREMENT
+/// values already assigned).
+pub fn rows_batch(
+    meta: &TableMeta,
+    columns: &[Vec<Option<Cow<'_, str>>>],
+) -> Result<RecordBatch, SqlError> {
     let schema = meta.schema();
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(meta.columns.len());
     for (c, spec) in meta.columns.iter().enumerate() {
@@ -218,9 +242,7 @@ pub fn build_rows(
         check_length(array.as_ref(), &spec.ty, &spec.name)?;
         arrays.push(array);
     }
-    let batch =
-        RecordBatch::try_new(schema, arrays).map_err(|e| SqlError::internal(e.to_string()))?;
-    Ok((batch, first_generated))
+    RecordBatch::try_new(schema, arrays).map_err(|e| SqlError::internal(e.to_string()))
 }
 
 pub async fn execute(s: &mut SqlSession, stmt: Statement) -> Result<Done, SqlError> {
@@ -334,9 +356,8 @@ fn value_count(row: usize) -> SqlError {
     )
 }
 
-/// What an INSERT does with a row whose unique key is taken; by default it
-/// fails with 1062.
-#[derive(Default)]
+/// What an INSERT does with a row whose unique key is taken; with none of
+/// these it fails with 1062.
 struct OnDuplicate<'s> {
     replace: bool,
     ignore: bool,

@@ -923,8 +923,11 @@ impl SqlEngine {
             if inserts.iter().all(|b| b.num_rows() == 0) {
                 continue;
             }
-            let batch =
-                concat_batches(&schema, inserts).map_err(|e| SqlError::internal(e.to_string()))?;
+            let batch = match inserts {
+                [one] => one.clone(),
+                _ => concat_batches(&schema, inserts)
+                    .map_err(|e| SqlError::internal(e.to_string()))?,
+            };
             for (ki, k) in keys.keys.iter().enumerate() {
                 let encoded = k.encode(&batch)?;
                 let (increasing, above) = k.appends(&encoded);

@@ -4,14 +4,14 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use arrow::array::BooleanArray;
+use arrow::array::{BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use floe_storage::TableId;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::catalog::TableMeta;
-use super::dml::{build_rows, default_text};
+use super::dml::{build_rows, default_text, rows_batch};
 use super::engine::{SqlEngine, WriteSet};
 use super::session::SqlSession;
 use super::text::{Token, Tokens};
@@ -109,6 +109,20 @@ impl Pending {
         }
     }
 
+    /// The values, column by column.
+    fn columns(&self) -> Vec<Vec<Option<Cow<'_, str>>>> {
+        self.spans
+            .iter()
+            .zip(&self.text)
+            .map(|(spans, text)| {
+                spans
+                    .iter()
+                    .map(|s| s.map(|(a, b)| Cow::Borrowed(&text[a..b])))
+                    .collect()
+            })
+            .collect()
+    }
+
     fn clear(&mut self) {
         self.rows = 0;
         self.text.iter_mut().for_each(String::clear);
@@ -125,10 +139,19 @@ impl Pending {
     }
 }
 
+/// The rows of one part of a load.
+enum Rows {
+    /// Made into a batch while the part before was committed.
+    Built(RecordBatch),
+    /// Text, made into a batch under the write lock (AUTO_INCREMENT ids are
+    /// given out in commit order).
+    Text(Pending),
+}
+
 /// A part of a load, committed.
 struct Committed {
-    /// Its buffers, for the next part.
-    buffers: Pending,
+    /// Its text buffers, for the next part.
+    buffers: Option<Pending>,
     loaded: u64,
     skipped: u64,
 }
@@ -142,30 +165,25 @@ struct Part {
 }
 
 impl Part {
-    /// Commits `pending`'s rows.
-    async fn commit(self, pending: Pending) -> Result<Committed, SqlError> {
-        let columns: Vec<Vec<Option<Cow<str>>>> = pending
-            .spans
-            .iter()
-            .zip(&pending.text)
-            .map(|(spans, text)| {
-                spans
-                    .iter()
-                    .map(|s| s.map(|(a, b)| Cow::Borrowed(&text[a..b])))
-                    .collect()
-            })
-            .collect();
+    /// Commits the part's rows.
+    async fn commit(self, rows: Rows) -> Result<Committed, SqlError> {
         let engine = self.engine;
         let mut w = engine.lock().await;
-        let built = build_rows(
-            &engine,
-            &mut w,
-            self.table,
-            &self.meta,
-            columns,
-            pending.rows,
-        );
-        let (mut batch, _) = built?;
+        let (mut batch, buffers) = match rows {
+            Rows::Built(batch) => (batch, None),
+            Rows::Text(pending) => {
+                let columns = pending.columns();
+                let built = build_rows(
+                    &engine,
+                    &mut w,
+                    self.table,
+                    &self.meta,
+                    columns,
+                    pending.rows,
+                );
+                (built?.0, Some(pending))
+            }
+        };
         let mut ws = WriteSet::default();
         let mut skipped = 0;
         if self.dup != OnDuplicate::Error {
@@ -186,7 +204,7 @@ impl Part {
         engine.commit(&mut w, &ws).await?;
         drop(w);
         Ok(Committed {
-            buffers: pending,
+            buffers,
             loaded,
             skipped,
         })
@@ -347,22 +365,38 @@ impl Loader {
         if self.pending.rows == 0 {
             return Ok(());
         }
-        let recycled = self.settle().await?;
-        let pending = std::mem::replace(&mut self.pending, recycled);
+        let rows = if self.meta.auto_increment().is_none() {
+            let built = rows_batch(&self.meta, &self.pending.columns());
+            self.pending.clear();
+            match built {
+                Ok(batch) => Rows::Built(batch),
+                Err(e) => {
+                    // The part before lands (or fails) first, as if in order.
+                    self.settle().await?;
+                    return Err(e);
+                }
+            }
+        } else {
+            let empty = Pending::new(self.meta.columns.len());
+            Rows::Text(std::mem::replace(&mut self.pending, empty))
+        };
+        if let Some(buffers) = self.settle().await? {
+            self.pending = buffers;
+        }
         let part = Part {
             engine: self.engine.clone(),
             table: self.table,
             meta: self.meta.clone(),
             dup: self.dup,
         };
-        self.in_flight = Some(tokio::spawn(part.commit(pending)));
+        self.in_flight = Some(tokio::spawn(part.commit(rows)));
         Ok(())
     }
 
-    /// Waits for the part in flight; returns its buffers, emptied.
-    async fn settle(&mut self) -> Result<Pending, SqlError> {
+    /// Waits for the part in flight; returns its text buffers, emptied.
+    async fn settle(&mut self) -> Result<Option<Pending>, SqlError> {
         let Some(part) = self.in_flight.take() else {
-            return Ok(Pending::new(self.meta.columns.len()));
+            return Ok(None);
         };
         let Committed {
             mut buffers,
@@ -377,7 +411,9 @@ impl Loader {
         if self.loaded / 1_000_000 > before / 1_000_000 {
             tracing::info!(table = %self.meta.name, rows = self.loaded, "LOAD DATA progress");
         }
-        buffers.clear();
+        if let Some(b) = &mut buffers {
+            b.clear();
+        }
         Ok(buffers)
     }
 

@@ -63,10 +63,19 @@ impl OpenSegment {
         if batch.num_rows() == 0 {
             return Ok(first);
         }
+        let big = batch.num_rows() >= SMALL_CHUNK_ROWS;
+        if big && self.chunks.len() > self.settled {
+            // The small chunks before a big one are merged now, so that the
+            // big one is never copied.
+            self.coalesce()?;
+            self.settled = self.chunks.len();
+        }
         self.rows += batch.num_rows() as u32;
         self.starts.push(first);
         self.chunks.push(batch);
-        if self.chunks.len() - self.settled > MAX_SMALL_CHUNKS {
+        if big {
+            self.settled = self.chunks.len();
+        } else if self.chunks.len() - self.settled > MAX_SMALL_CHUNKS {
             self.coalesce()?;
         }
         Ok(first)
@@ -130,5 +139,32 @@ mod tests {
         assert!(seg.locate(next as u32).is_none());
         let total: usize = seg.chunks().iter().map(|c| c.column(0).len()).sum();
         assert_eq!(total as i64, next);
+    }
+
+    #[test]
+    fn a_big_batch_is_kept_as_it_came() {
+        let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
+        let batch = |from: i64, n: i64| {
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![Arc::new(Int64Array::from_iter_values(from..from + n))],
+            )
+            .unwrap()
+        };
+        let mut seg = OpenSegment::new(1, schema.clone());
+        for i in 0..3 {
+            seg.append(batch(i * 10, 10)).unwrap();
+        }
+        let big = batch(30, SMALL_CHUNK_ROWS as i64 * 2);
+        let values = |b: &RecordBatch| b.column(0).to_data().buffers()[0].as_ptr();
+        let at = values(&big);
+        assert_eq!(seg.append(big).unwrap(), 30);
+        for i in 0..MAX_SMALL_CHUNKS as i64 * 3 {
+            seg.append(batch(30 + SMALL_CHUNK_ROWS as i64 * 2 + i, 1))
+                .unwrap();
+        }
+        assert!(seg.chunks().iter().any(|c| values(c) == at));
+        let (chunk, i) = seg.locate(40).unwrap();
+        assert_eq!(chunk.column(0).as_primitive::<Int64Type>().value(i), 40);
     }
 }

@@ -225,4 +225,18 @@ fn load_data_fills_defaults_skips_fields_and_handles_duplicates() {
         "id\tname\tqty\tnote\n1\ty\t11\tNULL\n2\t中文\tNULL\tNULL\n3\ta\\tb\t7\tNULL\n\
          4\tnone\t5\tNULL\n5\tn\t1\tNULL\n6\tk\t2\tNULL\n7\tbad\u{fffd}\t1\tNULL\n8\tnew\t0\tNULL\n"
     );
+    // AUTO_INCREMENT ids for rows that give none.
+    s.query("CREATE TABLE d.a (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(5))");
+    let file = s.dir.path().join("e.tsv");
+    std::fs::write(&file, "x\ny\n\\N\n").unwrap();
+    let sql = format!(
+        "LOAD DATA LOCAL INFILE '{}' INTO TABLE d.a (v)",
+        file.display()
+    );
+    let out = s.mysql(&["--local-infile=1", "-e", &sql], "");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        s.query("SELECT id, v FROM d.a ORDER BY id"),
+        "id\tv\n1\tx\n2\ty\n3\tNULL\n"
+    );
 }
