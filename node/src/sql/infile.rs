@@ -148,6 +148,17 @@ enum Rows {
     Text(Pending),
 }
 
+/// Runs parsing or building on this thread while the tasks queued behind
+/// this one on its worker (the part being committed) move to another
+/// thread; otherwise the two halves of a load take turns on one core.
+fn cpu_bound<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 /// A part of a load, committed.
 struct Committed {
     /// Its text buffers, for the next part.
@@ -366,7 +377,7 @@ impl Loader {
             return Ok(());
         }
         let rows = if self.meta.auto_increment().is_none() {
-            let built = rows_batch(&self.meta, &self.pending.columns());
+            let built = cpu_bound(|| rows_batch(&self.meta, &self.pending.columns()));
             self.pending.clear();
             match built {
                 Ok(batch) => Rows::Built(batch),
@@ -434,7 +445,7 @@ impl InfileSink for Loader {
     fn write<'a>(&'a mut self, chunk: &'a [u8]) -> BoxFuture<'a, Result<(), SqlError>> {
         async move {
             self.buf.extend_from_slice(chunk);
-            self.take_rows(false);
+            cpu_bound(|| self.take_rows(false));
             if self.pending.rows >= COMMIT_ROWS {
                 self.commit().await?;
             }
