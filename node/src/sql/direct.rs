@@ -12,9 +12,9 @@
 //! UPDATE and DELETE find their rows through a query of this shape, so
 //! they take this path too.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
 use arrow::compute::{SortColumn, SortOptions, concat_batches, filter_record_batch, take};
@@ -39,7 +39,7 @@ use datafusion::sql::sqlparser::ast::{
     visit_expressions,
 };
 
-use super::catalog;
+use super::catalog::{self, TableMeta};
 use super::dml::name_parts;
 use super::provider::SnapshotTable;
 use super::session::SqlSession;
@@ -101,7 +101,7 @@ fn answer(s: &SqlSession, shape: &Shape<'_>) -> Option<RecordBatch> {
     // Rows a key range that is the whole WHERE clause names need no
     // filtering; the transaction's own rows (not in the index) do.
     let filter = !view.exact || provider.has_own_rows();
-    let batch = run(&state, shape, &provider, filter)
+    let batch = run(&state, shape, &provider, filter, (&t.meta, &s.direct_plans))
         .inspect_err(|e| tracing::debug!("planned instead of run directly: {e}"))
         .ok()?;
     s.engine
@@ -304,6 +304,7 @@ fn unsupported() -> DataFusionError {
 }
 
 /// One output column: an expression over the rows, or an aggregate of them.
+#[derive(Clone)]
 enum Output {
     Scalar(Arc<dyn PhysicalExpr>),
     /// `outer` over the values of `aggregates` (columns of `schema`).
@@ -319,12 +320,13 @@ fn run(
     shape: &Shape<'_>,
     provider: &SnapshotTable,
     filter: bool,
+    (meta, plans): (&Arc<TableMeta>, &Plans),
 ) -> Result<RecordBatch> {
     let table_schema = provider.schema();
     let projection = shape.columns(&table_schema, filter);
     let input_schema = Arc::new(table_schema.project(&projection)?);
     let qualifier = shape.qualifier().ok_or_else(unsupported)?;
-    let dfs = DFSchema::try_from_qualified_schema(qualifier, &input_schema)?;
+    let dfs = DFSchema::try_from_qualified_schema(qualifier.clone(), &input_schema)?;
     let planner = Planner {
         state,
         dfs: &dfs,
@@ -377,7 +379,7 @@ fn run(
         outputs.push(Column {
             aliased: alias.is_some(),
             name: alias.unwrap_or_else(|| e.to_string()),
-            output: planner.output(e)?,
+            output: plans.output(&planner, (meta, &qualifier, &projection), e)?,
             source: Some(e),
         });
     }
@@ -508,6 +510,90 @@ fn first_of_each(batch: &RecordBatch) -> Result<UInt32Array> {
         .filter(|&i| seen.insert(rows.row(i)))
         .map(|i| i as u32)
         .collect())
+}
+
+/// Select-list expressions already planned, per session. A prepared
+/// statement runs the same select list many times (sysbench's ranges,
+/// UPDATE's SET), and planning it (SQL, logical, coerced, physical) cost
+/// more than running it. Kept only for expressions whose plan depends on
+/// nothing but the table's columns: columns, literals, operators and the
+/// common aggregates; no functions (NOW(), plugins), variables or
+/// subqueries.
+#[derive(Default)]
+pub struct Plans(Mutex<HashMap<PlanKey, (Arc<TableMeta>, Output)>>);
+
+/// The table description's address (the entry holds the description, so
+/// the address is not reused meanwhile), the table's name or alias, the
+/// columns gathered, and the expression.
+type PlanKey = (usize, String, Vec<usize>, String);
+
+const MAX_PLANS: usize = 256;
+
+impl Plans {
+    fn output(
+        &self,
+        planner: &Planner<'_>,
+        (meta, scope, projection): (&Arc<TableMeta>, &TableReference, &[usize]),
+        e: &SqlExpr,
+    ) -> Result<Output> {
+        if matches!(e, SqlExpr::Identifier(_)) || !stable(e) {
+            return planner.output(e);
+        }
+        let key = (
+            Arc::as_ptr(meta) as usize,
+            scope.to_string(),
+            projection.to_vec(),
+            e.to_string(),
+        );
+        let cached = self.lock().get(&key).map(|(_, o)| o.clone());
+        if let Some(o) = cached {
+            return Ok(o);
+        }
+        let o = planner.output(e)?;
+        let mut plans = self.lock();
+        if plans.len() >= MAX_PLANS {
+            plans.clear();
+        }
+        plans.insert(key, (meta.clone(), o.clone()));
+        Ok(o)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PlanKey, (Arc<TableMeta>, Output)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Whether `e`'s plan depends only on the columns it names (see [`Plans`]).
+fn stable(e: &SqlExpr) -> bool {
+    use datafusion::sql::sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments};
+    match e {
+        SqlExpr::Identifier(i) => !i.value.starts_with('@'),
+        SqlExpr::CompoundIdentifier(_) => true,
+        SqlExpr::Value(v) => !matches!(v.value, Value::Placeholder(_)),
+        SqlExpr::BinaryOp { left, right, .. } => stable(left) && stable(right),
+        SqlExpr::UnaryOp { expr, .. }
+        | SqlExpr::Nested(expr)
+        | SqlExpr::IsNull(expr)
+        | SqlExpr::IsNotNull(expr) => stable(expr),
+        SqlExpr::Function(f) => {
+            let name = f.name.to_string().to_ascii_uppercase();
+            let FunctionArguments::List(list) = &f.args else {
+                return false;
+            };
+            ["COUNT", "SUM", "MIN", "MAX"].contains(&name.as_str())
+                && f.over.is_none()
+                && f.filter.is_none()
+                && f.within_group.is_empty()
+                && f.null_treatment.is_none()
+                && list.clauses.is_empty()
+                && list.args.iter().all(|a| match a {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => stable(e),
+                    FunctionArg::Unnamed(FunctionArgExpr::Wildcard) => true,
+                    _ => false,
+                })
+        }
+        _ => false,
+    }
 }
 
 /// Plans SQL expressions against the table as DataFusion would.

@@ -132,6 +132,8 @@ pub struct SqlSession {
     pub limits: Arc<crate::wasm::udf::SessionLimits>,
     /// The catalog's function entries registered in `df`, as of the last statement.
     pub functions: Vec<(String, Vec<u8>)>,
+    /// Select lists planned for queries run without a plan.
+    pub direct_plans: super::direct::Plans,
 }
 
 pub fn df_error(e: DataFusionError) -> SqlError {
@@ -360,6 +362,7 @@ impl SqlSession {
             txn: None,
             limits,
             functions: Vec::new(),
+            direct_plans: Default::default(),
         })
     }
 

@@ -549,6 +549,13 @@ ca.execute('UPDATE t SET v = v + 10, c = CONCAT(c, \\'+\\') WHERE id BETWEEN 6 A
 ca.execute('DELETE FROM t WHERE id IN (9, 10) AND v IS NOT NULL'); print('deleted', ca.rowcount)
 print('direct writes', status('floe_direct_queries') - before)
 ca.execute('SELECT id, v, c FROM t WHERE id BETWEEN 5 AND 11'); print(ca.fetchall())
+# Select lists planned once are reused, and never outlive the table's shape.
+q = 'SELECT SUM(v) + COUNT(*) * 2, MAX(c), MIN(v - 1) FROM t WHERE id BETWEEN 5 AND 8'
+print(run(q), run(q))
+ca.execute('ALTER TABLE t ADD COLUMN z INT'); ca.execute('UPDATE t SET z = v * 10 WHERE id BETWEEN 5 AND 8')
+print(run(q), run('SELECT z, v FROM t WHERE id BETWEEN 5 AND 8 ORDER BY id'))
+ca.execute('ALTER TABLE t DROP COLUMN v')
+print(run(q))
 "
     );
     let out = s.python(&script);
@@ -580,6 +587,11 @@ ca.execute('SELECT id, v, c FROM t WHERE id BETWEEN 5 AND 11'); print(ca.fetchal
             "deleted 1",
             "direct writes 2",
             "((5, None, 'c5'), (6, 12, 'c0+'), (7, 13, 'c1+'), (8, 10, 'c2+'), (10, None, 'c4'), (11, 3, 'c5'))",
+            "(((43, 'c5', 9),), [('SUM(v) + COUNT(*) * 2', 8), ('MAX(c)', 253), ('MIN(v - 1)', 8)]) \
+             (((43, 'c5', 9),), [('SUM(v) + COUNT(*) * 2', 8), ('MAX(c)', 253), ('MIN(v - 1)', 8)])",
+            "(((43, 'c5', 9),), [('SUM(v) + COUNT(*) * 2', 8), ('MAX(c)', 253), ('MIN(v - 1)', 8)]) \
+             (((None, None), (120, 12), (130, 13), (100, 10)), [('z', 3), ('v', 3)])",
+            "('error 1054', None)",
         ],
         "{out}"
     );
