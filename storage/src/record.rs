@@ -129,7 +129,13 @@ fn encode_txn(t: &Txn) -> Result<Vec<u8>> {
         .ops
         .iter()
         .map(|op| match op {
-            TxnOp::Insert { rows, .. } => 64 + rows.get_array_memory_size(),
+            TxnOp::Insert { rows, .. } => {
+                64 + rows
+                    .columns()
+                    .iter()
+                    .map(|c| c.to_data().get_slice_memory_size().unwrap_or(0))
+                    .sum::<usize>()
+            }
             TxnOp::Delete { rows, .. } => 16 + rows.len() * 12,
         })
         .sum();

@@ -567,8 +567,9 @@ impl Plans {
 fn stable(e: &SqlExpr) -> bool {
     use datafusion::sql::sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments};
     match e {
+        // `@x` and `@@session.x` are planned as their values.
         SqlExpr::Identifier(i) => !i.value.starts_with('@'),
-        SqlExpr::CompoundIdentifier(_) => true,
+        SqlExpr::CompoundIdentifier(parts) => !parts.iter().any(|i| i.value.starts_with('@')),
         SqlExpr::Value(v) => !matches!(v.value, Value::Placeholder(_)),
         SqlExpr::BinaryOp { left, right, .. } => stable(left) && stable(right),
         SqlExpr::UnaryOp { expr, .. }

@@ -441,6 +441,28 @@ impl Loader {
     }
 }
 
+impl Drop for Loader {
+    /// A load that ends early (the client went away) still lands or fails
+    /// the part in flight; its outcome goes to the log, not nowhere.
+    fn drop(&mut self) {
+        let (Some(part), Ok(runtime)) =
+            (self.in_flight.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        let table = self.meta.name.clone();
+        runtime.spawn(async move {
+            match part.await {
+                Ok(Ok(done)) => {
+                    tracing::info!(%table, rows = done.loaded, "LOAD DATA: last part committed after the load ended");
+                }
+                Ok(Err(e)) => tracing::warn!(%table, "LOAD DATA: last part failed: {}", e.message),
+                Err(e) => tracing::warn!(%table, "LOAD DATA: last part failed: {e}"),
+            }
+        });
+    }
+}
+
 impl InfileSink for Loader {
     fn write<'a>(&'a mut self, chunk: &'a [u8]) -> BoxFuture<'a, Result<(), SqlError>> {
         async move {

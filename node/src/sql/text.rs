@@ -82,11 +82,11 @@ pub fn split_statements(sql: &str) -> Vec<String> {
     out
 }
 
-/// Ends the statement in `cur` (moved, not copied, when it needs no trim:
-/// a dump's statements are megabytes).
+/// Ends the statement in `cur`: moved, not copied, when it is the whole
+/// buffer (a dump's statements are megabytes, one per query).
 fn finish(cur: &mut String, out: &mut Vec<String>) {
     let trimmed = cur.trim();
-    if !trimmed.is_empty() && trimmed.len() == cur.len() {
+    if !trimmed.is_empty() && trimmed.len() == cur.len() && cur.capacity() <= 2 * cur.len() {
         out.push(std::mem::take(cur));
     } else if !trimmed.is_empty() {
         out.push(trimmed.to_string());

@@ -342,11 +342,54 @@ fn numeric_text(s: &str) -> &str {
     }
 }
 
-pub fn incorrect_value(target: &DataType, value: &str, column: &str) -> SqlError {
-    // A number that does not fit is out of range, not incorrect (strict mode).
-    if (target.is_integer() || target.is_floating() || matches!(target, DataType::Decimal128(..)))
-        && value.trim().parse::<f64>().is_ok()
+/// Whether `value` is a number too large (or small) for `target`: MySQL's
+/// 1264 in strict mode, where anything else that does not convert is 1366.
+fn out_of_range(target: &DataType, value: &str) -> bool {
+    let text = value.trim();
+    // Only digits, signs, points and exponents ("inf" and "nan" are 1366).
+    if text.is_empty()
+        || !text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
     {
+        return false;
+    }
+    let Ok(v) = text.parse::<f64>() else {
+        return false;
+    };
+    let whole = v.trunc();
+    let (min, max) = match target {
+        DataType::Int8 => (i8::MIN as f64, i8::MAX as f64),
+        DataType::Int16 => (i16::MIN as f64, i16::MAX as f64),
+        DataType::Int32 => (i32::MIN as f64, i32::MAX as f64),
+        DataType::Int64 => (i64::MIN as f64, i64::MAX as f64),
+        DataType::UInt8 => (0.0, u8::MAX as f64),
+        DataType::UInt16 => (0.0, u16::MAX as f64),
+        DataType::UInt32 => (0.0, u32::MAX as f64),
+        DataType::UInt64 => (0.0, u64::MAX as f64),
+        DataType::Float32 => (f32::MIN as f64, f32::MAX as f64),
+        DataType::Float64 => (f64::MIN, f64::MAX),
+        DataType::Decimal128(p, s) => {
+            let limit = 10f64.powi(i32::from(*p) - i32::from(*s));
+            (-limit, limit)
+        }
+        _ => return false,
+    };
+    let below = if matches!(target, DataType::Decimal128(..)) {
+        whole <= min
+    } else {
+        whole < min
+    };
+    let above = if matches!(target, DataType::Decimal128(..)) {
+        whole >= max
+    } else {
+        whole > max
+    };
+    v.is_infinite() || below || above
+}
+
+pub fn incorrect_value(target: &DataType, value: &str, column: &str) -> SqlError {
+    if out_of_range(target, value) {
         return SqlError::new(
             1264,
             "22003",
@@ -399,6 +442,30 @@ mod tests {
             format_options: FormatOptions::default(),
         };
         cast_with_options(&source, target, &options).ok()
+    }
+
+    #[test]
+    fn out_of_range_is_a_number_that_does_not_fit() {
+        let d = DataType::Decimal128(10, 3);
+        for (t, v, out) in [
+            (DataType::Int32, "3000000000", true),
+            (DataType::Int32, "-2147483648", false),
+            (DataType::Int32, "1.5", false),
+            (DataType::Int32, "1e3", false),
+            (DataType::Int32, "inf", false),
+            (DataType::Int32, "abc", false),
+            (DataType::UInt8, "-1", true),
+            (DataType::UInt8, "255", false),
+            (DataType::UInt8, "256", true),
+            (d.clone(), "12345678.9", true),
+            (d.clone(), "-12345678", true),
+            (d.clone(), "9999999.999", false),
+            (DataType::Float32, "1e39", true),
+            (DataType::Float64, "1e400", true),
+            (DataType::Float64, "1e300", false),
+        ] {
+            assert_eq!(out_of_range(&t, v), out, "{v} into {t}");
+        }
     }
 
     #[test]

@@ -304,7 +304,12 @@ impl<'a> Reader<'a> {
         let mut chars = raw.chars();
         while let Some(c) = chars.next() {
             match c {
-                '\\' => super::text::push_escaped(&mut out, chars.next()?),
+                '\\' => match chars.next()? {
+                    // sqlparser reads these as BEL and FF (MySQL: `a`, `f`);
+                    // left to it so that both paths store the same.
+                    'a' | 'f' => return None,
+                    e => super::text::push_escaped(&mut out, e),
+                },
                 // The second of two quotes.
                 '\'' => {
                     chars.next();
@@ -373,6 +378,7 @@ mod tests {
             "INSERT INTO t VALUES (1",
             "INSERT LOW_PRIORITY INTO t VALUES (1)",
             "INSERT INTO values VALUES (1)",
+            "INSERT INTO t VALUES ('\\f')",
             "UPDATE t SET a = 1",
         ] {
             assert!(read(sql).is_none(), "{sql}");

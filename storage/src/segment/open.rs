@@ -63,7 +63,9 @@ impl OpenSegment {
         if batch.num_rows() == 0 {
             return Ok(first);
         }
-        let big = batch.num_rows() >= SMALL_CHUNK_ROWS;
+        // A slice of a larger batch is copied (by coalescing) so that it
+        // does not keep its parent's buffers alive.
+        let big = batch.num_rows() >= SMALL_CHUNK_ROWS && !is_slice_of_more(&batch);
         if big && self.chunks.len() > self.settled {
             // The small chunks before a big one are merged now, so that the
             // big one is never copied.
@@ -103,6 +105,14 @@ impl OpenSegment {
         let i = self.starts.partition_point(|&s| s <= row) - 1;
         Some((&self.chunks[i], (row - self.starts[i]) as usize))
     }
+}
+
+/// Whether `batch`'s buffers hold much more than its rows (it is a slice).
+fn is_slice_of_more(batch: &RecordBatch) -> bool {
+    batch.columns().iter().any(|c| {
+        let used = c.to_data().get_slice_memory_size().unwrap_or(0);
+        c.get_buffer_memory_size() > 2 * used + 4096
+    })
 }
 
 #[cfg(test)]
@@ -166,5 +176,21 @@ mod tests {
         assert!(seg.chunks().iter().any(|c| values(c) == at));
         let (chunk, i) = seg.locate(40).unwrap();
         assert_eq!(chunk.column(0).as_primitive::<Int64Type>().value(i), 40);
+        // A big slice of a bigger batch is copied, not kept with its parent.
+        let next = seg.rows() as i64;
+        let parent = batch(next, SMALL_CHUNK_ROWS as i64 * 8);
+        let slice = parent.slice(0, SMALL_CHUNK_ROWS);
+        let at = values(&slice);
+        seg.append(slice).unwrap();
+        for i in 0..MAX_SMALL_CHUNKS as i64 * 3 {
+            seg.append(batch(next + SMALL_CHUNK_ROWS as i64 + i, 1))
+                .unwrap();
+        }
+        assert!(seg.chunks().iter().all(|c| values(c) != at));
+        let (chunk, i) = seg.locate(next as u32 + 5).unwrap();
+        assert_eq!(
+            chunk.column(0).as_primitive::<Int64Type>().value(i),
+            next + 5
+        );
     }
 }

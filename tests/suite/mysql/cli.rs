@@ -194,14 +194,19 @@ fn load_data_local_infile_from_the_cli() {
 fn load_data_fills_defaults_skips_fields_and_handles_duplicates() {
     let s = TestServer::start();
     s.query("CREATE DATABASE d; CREATE TABLE d.t (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL DEFAULT 'none', qty INT DEFAULT 5, note TEXT)");
-    let load = |name: &str, body: &[u8], how: &str| {
+    // Writes `body` to a file and loads it: `LOAD DATA LOCAL INFILE 'file' {rest}`.
+    let load_as = |name: &str, body: &[u8], rest: &str| {
         let file = s.dir.path().join(name);
         std::fs::write(&file, body).unwrap();
-        let sql = format!(
-            "LOAD DATA LOCAL INFILE '{}' {how} INTO TABLE d.t (id, name, qty, @skip)",
-            file.display()
-        );
+        let sql = format!("LOAD DATA LOCAL INFILE '{}' {rest}", file.display());
         s.mysql(&["--local-infile=1", "-e", &sql], "")
+    };
+    let load = |name: &str, body: &[u8], how: &str| {
+        load_as(
+            name,
+            body,
+            &format!("{how} INTO TABLE d.t (id, name, qty, @skip)"),
+        )
     };
     // Tab-separated by default; `\N` is NULL, `\t` a tab; a short line
     // leaves the rest to their defaults; the fourth field is discarded;
@@ -227,16 +232,25 @@ fn load_data_fills_defaults_skips_fields_and_handles_duplicates() {
     );
     // AUTO_INCREMENT ids for rows that give none.
     s.query("CREATE TABLE d.a (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(5))");
-    let file = s.dir.path().join("e.tsv");
-    std::fs::write(&file, "x\ny\n\\N\n").unwrap();
-    let sql = format!(
-        "LOAD DATA LOCAL INFILE '{}' INTO TABLE d.a (v)",
-        file.display()
-    );
-    let out = s.mysql(&["--local-infile=1", "-e", &sql], "");
+    let out = load_as("e.tsv", b"x\ny\n\\N\n", "INTO TABLE d.a (v)");
     assert!(out.status.success(), "{out:?}");
     assert_eq!(
         s.query("SELECT id, v FROM d.a ORDER BY id"),
         "id\tv\n1\tx\n2\ty\n3\tNULL\n"
+    );
+    // More rows than one part (262,144): parts commit in the background in
+    // file order, so generated ids follow the lines.
+    let n = 300_000u64;
+    s.query("CREATE TABLE d.big (id INT AUTO_INCREMENT PRIMARY KEY, line INT NOT NULL)");
+    let body: String = (1..=n).map(|i| format!("{i}\n")).collect();
+    let out = load_as("big.tsv", body.as_bytes(), "INTO TABLE d.big (line)");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        s.query("SELECT COUNT(*), MAX(id) FROM d.big WHERE id = line"),
+        format!("COUNT(*)\tMAX(id)\n{n}\t{n}\n")
+    );
+    assert_eq!(
+        s.query("SELECT COUNT(*) FROM d.big"),
+        format!("COUNT(*)\n{n}\n")
     );
 }

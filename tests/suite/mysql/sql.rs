@@ -556,6 +556,10 @@ ca.execute('ALTER TABLE t ADD COLUMN z INT'); ca.execute('UPDATE t SET z = v * 1
 print(run(q), run('SELECT z, v FROM t WHERE id BETWEEN 5 AND 8 ORDER BY id'))
 ca.execute('ALTER TABLE t DROP COLUMN v')
 print(run(q))
+# Variables are planned as their values: never kept.
+for x in (1, 2):
+    ca.execute('SET @x = %d' % x); ca.execute('SET SESSION max_execution_time = %d' % (x * 1000))
+    print(run('SELECT z + @x, z + @@session.max_execution_time FROM t WHERE id = 6'))
 "
     );
     let out = s.python(&script);
@@ -592,6 +596,8 @@ print(run(q))
             "(((43, 'c5', 9),), [('SUM(v) + COUNT(*) * 2', 8), ('MAX(c)', 253), ('MIN(v - 1)', 8)]) \
              (((None, None), (120, 12), (130, 13), (100, 10)), [('z', 3), ('v', 3)])",
             "('error 1054', None)",
+            "(((121, 1120),), [('z + @x', 8), ('z + @@session.max_execution_time', 8)])",
+            "(((122, 2120),), [('z + @x', 8), ('z + @@session.max_execution_time', 8)])",
         ],
         "{out}"
     );
