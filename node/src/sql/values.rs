@@ -187,22 +187,9 @@ impl<'a> Reader<'a> {
             let reserved = ["VALUES", "VALUE", "SELECT", "SET", "ON"];
             return (!reserved.iter().any(|r| w.eq_ignore_ascii_case(r))).then(|| Ident::new(w));
         }
-        let start = self.at + 1;
-        let mut i = start;
-        let mut doubled = false;
-        loop {
-            match self.b.get(i)? {
-                b'`' if self.b.get(i + 1) == Some(&b'`') => {
-                    doubled = true;
-                    i += 2;
-                }
-                b'`' => break,
-                _ => i += 1,
-            }
-        }
-        self.at = i + 1;
+        let (start, i, plain) = self.quoted(b'`', false)?;
         let raw = std::str::from_utf8(&self.b[start..i]).ok()?;
-        let name = if doubled {
+        let name = if !plain {
             raw.replace("``", "`")
         } else {
             raw.to_string()
@@ -270,27 +257,35 @@ impl<'a> Reader<'a> {
         Some(Literal::Span(start, self.at))
     }
 
-    /// A single-quoted string. Its text is used in place unless it holds
-    /// escapes or doubled quotes.
-    fn string(&mut self) -> Option<Literal> {
+    /// The quoted text at `self.at` (which is `quote`): where its contents
+    /// start and end, and whether they hold no doubled quote (nor, with
+    /// `backslash`, an escape). Moves past the closing quote.
+    fn quoted(&mut self, quote: u8, backslash: bool) -> Option<(usize, usize, bool)> {
         let start = self.at + 1;
         let mut i = start;
         let mut plain = true;
         loop {
-            match self.b.get(i)? {
-                b'\\' => {
+            match *self.b.get(i)? {
+                b'\\' if backslash => {
                     plain = false;
                     i += 2;
                 }
-                b'\'' if self.b.get(i + 1) == Some(&b'\'') => {
+                c if c == quote && self.b.get(i + 1) == Some(&quote) => {
                     plain = false;
                     i += 2;
                 }
-                b'\'' => break,
+                c if c == quote => break,
                 _ => i += 1,
             }
         }
         self.at = i + 1;
+        Some((start, i, plain))
+    }
+
+    /// A single-quoted string. Its text is used in place unless it holds
+    /// escapes or doubled quotes.
+    fn string(&mut self) -> Option<Literal> {
+        let (start, i, plain) = self.quoted(b'\'', true)?;
         // Adjacent strings ('a' 'b') concatenate: left to sqlparser.
         self.skip_space();
         if self.b.get(self.at) == Some(&b'\'') {
