@@ -6,6 +6,7 @@ pub mod admin;
 pub mod alter;
 pub mod catalog;
 pub mod compat;
+pub mod constant;
 pub mod ddl;
 pub mod direct;
 pub mod dml;

@@ -26,7 +26,7 @@ use super::engine::{SqlEngine, WriteSet};
 use super::provider::{FloeCatalog, Overlay, View, ViewCell};
 use super::text::{Token, Tokens, split_statements};
 use super::vars::{SystemVars, UserVars, Vars};
-use super::{admin, ddl, dml, infile, show, values};
+use super::{admin, constant, ddl, dml, infile, show, values};
 use crate::mysql::resultset::ColumnMeta;
 use crate::mysql::session::{Outcome, PreparedInfo, RowStream, Session, SessionStatus};
 use crate::mysql::{Done, SessionContext, SqlError};
@@ -38,6 +38,8 @@ pub enum Stmt {
     Own(OwnKind, String),
     /// An INSERT of literal rows, read without sqlparser.
     Insert(Arc<values::LiteralInsert>),
+    /// A SELECT of literals and system variables, read without sqlparser.
+    Constant(Arc<constant::ConstantSelect>),
 }
 
 impl Stmt {
@@ -57,6 +59,7 @@ impl Stmt {
                 OwnKind::Account | OwnKind::LoadData | OwnKind::Function
             ),
             Stmt::Insert(_) => true,
+            Stmt::Constant(_) => false,
         }
     }
 }
@@ -569,6 +572,11 @@ impl SqlSession {
         {
             return Ok(Stmt::Insert(Arc::new(ins)));
         }
+        if w(0).as_deref() == Some("SELECT")
+            && let Some(c) = constant::read(text)
+        {
+            return Ok(Stmt::Constant(Arc::new(c)));
+        }
         let own = |k| Ok(Stmt::Own(k, text.to_string()));
         match (w(0).as_deref(), w(1).as_deref()) {
             (Some("SET"), _) => own(OwnKind::Set),
@@ -672,9 +680,6 @@ impl SqlSession {
     async fn execute_sql(&mut self, stmt: Statement, text: String) -> Result<Outcome, SqlError> {
         match stmt {
             Statement::Query(_) | Statement::Explain { .. } => {
-                if let Some(rows) = self.constant_select(&stmt) {
-                    return Ok(rows);
-                }
                 if let Some(rows) = super::point::lookup(self, &stmt).await? {
                     return Ok(rows);
                 }
@@ -733,93 +738,6 @@ impl SqlSession {
             }
             other => ddl::execute(self, other, &text).await.map(Outcome::Done),
         }
-    }
-}
-
-impl SqlSession {
-    /// `SELECT` of integer/string literals and system variables, with no
-    /// FROM: what drivers and health checks send most. Answered without
-    /// planning; anything else goes to DataFusion.
-    fn constant_select(&self, stmt: &Statement) -> Option<Outcome> {
-        use datafusion::sql::sqlparser::ast::Value as V;
-        let Statement::Query(q) = stmt else {
-            return None;
-        };
-        if q.with.is_some()
-            || q.order_by.is_some()
-            || q.limit_clause.is_some() && !q.to_string().to_ascii_uppercase().ends_with("LIMIT 1")
-        {
-            return None;
-        }
-        let SetExpr::Select(sel) = q.body.as_ref() else {
-            return None;
-        };
-        if !sel.from.is_empty()
-            || sel.selection.is_some()
-            || sel.having.is_some()
-            || sel.distinct.is_some()
-        {
-            return None;
-        }
-        let names = output_names(stmt)?;
-        let vars = self.vars.lock().ok()?;
-        let mut fields = Vec::new();
-        let mut arrays: Vec<ArrayRef> = Vec::new();
-        for (item, name) in sel.projection.iter().zip(names) {
-            let expr = match item {
-                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
-                _ => return None,
-            };
-            let (negative, expr) = match expr {
-                SqlExpr::UnaryOp {
-                    op: datafusion::sql::sqlparser::ast::UnaryOperator::Minus,
-                    expr,
-                } => (true, expr.as_ref()),
-                e => (false, e),
-            };
-            let text = match expr {
-                SqlExpr::Value(v) => match &v.value {
-                    V::Number(n, _) if !n.contains(['.', 'e', 'E']) => {
-                        let n: i64 = n.parse().ok()?;
-                        fields.push(Field::new(name, DataType::Int64, false));
-                        arrays.push(Arc::new(arrow::array::Int64Array::from(vec![
-                            if negative { -n } else { n },
-                        ])));
-                        continue;
-                    }
-                    V::SingleQuotedString(s) | V::DoubleQuotedString(s) if !negative => s.clone(),
-                    _ => return None,
-                },
-                SqlExpr::Identifier(i) if i.value.starts_with("@@") && !negative => {
-                    vars.get(&i.value)?
-                }
-                SqlExpr::CompoundIdentifier(parts)
-                    if parts.first().is_some_and(|p| p.value.starts_with("@@")) && !negative =>
-                {
-                    vars.get(
-                        &parts
-                            .iter()
-                            .map(|p| p.value.as_str())
-                            .collect::<Vec<_>>()
-                            .join("."),
-                    )?
-                }
-                _ => return None,
-            };
-            match text.parse::<i64>() {
-                Ok(n) if !matches!(expr, SqlExpr::Value(_)) => {
-                    fields.push(Field::new(name, DataType::Int64, true));
-                    arrays.push(Arc::new(arrow::array::Int64Array::from(vec![n])));
-                }
-                _ => {
-                    fields.push(Field::new(name, DataType::Utf8, true));
-                    arrays.push(Arc::new(StringArray::from(vec![text])));
-                }
-            }
-        }
-        let schema = Arc::new(Schema::new(fields));
-        let batch = RecordBatch::try_new(schema.clone(), arrays).ok()?;
-        Some(one_batch(&schema, Ok(batch)))
     }
 }
 
@@ -967,6 +885,7 @@ impl Session for SqlSession {
         match stmt {
             Stmt::Sql(_, t) | Stmt::Own(_, t) => t.chars().take(1024).collect(),
             Stmt::Insert(ins) => ins.text().chars().take(1024).collect(),
+            Stmt::Constant(c) => c.text().chars().take(1024).collect(),
         }
     }
 
@@ -980,6 +899,16 @@ impl Session for SqlSession {
         match stmt {
             Stmt::Sql(s, text) => self.execute_sql(*s, text).await,
             Stmt::Insert(ins) => dml::insert_literals(self, ins).await.map(Outcome::Done),
+            Stmt::Constant(c) => {
+                let answer = self.vars.lock().ok().and_then(|v| c.answer(&v));
+                match answer {
+                    Some((schema, batch)) => Ok(one_batch(&schema, Ok(batch))),
+                    None => {
+                        let stmt = Self::parse_one(c.text())?;
+                        self.execute_sql(stmt, c.text().to_string()).await
+                    }
+                }
+            }
             Stmt::Own(kind, text) => match kind {
                 OwnKind::Set => admin::set(self, &text).await.map(Outcome::Done),
                 OwnKind::Show => show::show(self, &text).await,
@@ -1007,7 +936,11 @@ impl Session for SqlSession {
         let probe = substitute(sql, &vec![Value::NULL; n])?;
         super::loadable::sync(self);
         self.limits.start_statement(self.max_execution_time());
-        let stmt = Self::classify(&probe)?;
+        let stmt = match Self::classify(&probe)? {
+            // Described by the general path, as any other query.
+            Stmt::Constant(c) => Stmt::Sql(Box::new(Self::parse_one(c.text())?), probe.clone()),
+            other => other,
+        };
         let columns = match stmt {
             Stmt::Sql(s, _) if matches!(*s, Statement::Query(_)) => {
                 self.run_query(*s, false).await?.0

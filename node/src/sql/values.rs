@@ -21,7 +21,7 @@ pub struct LiteralInsert {
 }
 
 /// One value: where its text is, unless it had to be unescaped.
-enum Literal {
+pub(super) enum Literal {
     Null,
     Default,
     Span(usize, usize),
@@ -60,10 +60,7 @@ impl LiteralInsert {
 
 /// Reads `text` if it is an INSERT or REPLACE of literal rows.
 pub fn read(text: &str) -> Option<LiteralInsert> {
-    let mut r = Reader {
-        b: text.as_bytes(),
-        at: 0,
-    };
+    let mut r = Reader::new(text);
     let replace = match r.word()? {
         w if w.eq_ignore_ascii_case("INSERT") => false,
         w if w.eq_ignore_ascii_case("REPLACE") => true,
@@ -121,8 +118,7 @@ pub fn read(text: &str) -> Option<LiteralInsert> {
             break;
         }
     }
-    r.skip_space();
-    if r.at != r.b.len() {
+    if !r.at_end() {
         return None;
     }
     Some(LiteralInsert {
@@ -136,7 +132,9 @@ pub fn read(text: &str) -> Option<LiteralInsert> {
     })
 }
 
-struct Reader<'a> {
+/// A cursor over SQL text for the readers that skip sqlparser (here and
+/// in `constant`). Its methods skip whitespace before what they read.
+pub(super) struct Reader<'a> {
     b: &'a [u8],
     at: usize,
 }
@@ -146,13 +144,65 @@ fn is_word_byte(c: u8) -> bool {
 }
 
 impl<'a> Reader<'a> {
+    pub(super) fn new(text: &'a str) -> Reader<'a> {
+        Reader {
+            b: text.as_bytes(),
+            at: 0,
+        }
+    }
+
+    /// Where the next thing to read starts.
+    pub(super) fn position(&mut self) -> usize {
+        self.skip_space();
+        self.at
+    }
+
+    pub(super) fn peek(&mut self) -> Option<u8> {
+        self.skip_space();
+        self.b.get(self.at).copied()
+    }
+
+    pub(super) fn at_end(&mut self) -> bool {
+        self.peek().is_none()
+    }
+
+    /// Consumes the word `w` (any case) if it is next.
+    pub(super) fn eat_word(&mut self, w: &str) -> bool {
+        let at = self.at;
+        let hit = self.word().is_some_and(|x| x.eq_ignore_ascii_case(w));
+        if !hit {
+            self.at = at;
+        }
+        hit
+    }
+
+    /// A system variable: `@@name` or `@@scope.name`, as written.
+    pub(super) fn system_var(&mut self) -> Option<&'a str> {
+        self.skip_space();
+        let start = self.at;
+        if self.b.get(start..start + 2) != Some(b"@@") {
+            return None;
+        }
+        self.at += 2;
+        while self
+            .b
+            .get(self.at)
+            .copied()
+            .is_some_and(|c| is_word_byte(c) || c == b'.')
+        {
+            self.at += 1;
+        }
+        let name = std::str::from_utf8(&self.b[start..self.at]).ok()?;
+        (name.len() > 2 && !name.ends_with('.')).then_some(name)
+    }
+
     fn skip_space(&mut self) {
         while self.b.get(self.at).is_some_and(u8::is_ascii_whitespace) {
             self.at += 1;
         }
     }
 
-    fn eat(&mut self, c: u8) -> bool {
+    pub(super) fn eat(&mut self, c: u8) -> bool {
         self.skip_space();
         let hit = self.b.get(self.at) == Some(&c);
         self.at += usize::from(hit);
@@ -164,7 +214,7 @@ impl<'a> Reader<'a> {
     }
 
     /// An unquoted ASCII word that does not start with a digit.
-    fn word(&mut self) -> Option<&'a str> {
+    pub(super) fn word(&mut self) -> Option<&'a str> {
         self.skip_space();
         let start = self.at;
         if self.b.get(start).is_none_or(u8::is_ascii_digit) {
@@ -180,7 +230,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A table or column name, bare or in backquotes.
-    fn ident(&mut self) -> Option<Ident> {
+    pub(super) fn ident(&mut self) -> Option<Ident> {
         self.skip_space();
         if self.b.get(self.at) != Some(&b'`') {
             let w = self.word()?;
@@ -197,7 +247,7 @@ impl<'a> Reader<'a> {
         (!name.is_empty()).then(|| Ident::with_quote('`', name))
     }
 
-    fn literal(&mut self) -> Option<Literal> {
+    pub(super) fn literal(&mut self) -> Option<Literal> {
         self.skip_space();
         let start = self.at;
         match *self.b.get(start)? {
