@@ -262,7 +262,7 @@ impl Encoder {
                 .iter()
                 .map(|a| col(a.as_ref()).unwrap_or(Col::Null))
                 .collect(),
-            arrays: &self.arrays,
+            nulls: self.arrays.iter().map(|a| a.logical_nulls()).collect(),
             scratch: String::new(),
         }
     }
@@ -271,7 +271,8 @@ impl Encoder {
 /// A batch's columns, downcast, with one scratch buffer for formatting.
 pub struct Columns<'a> {
     cols: Vec<Col<'a>>,
-    arrays: &'a [ArrayRef],
+    /// Each column's validity, if it has NULLs.
+    nulls: Vec<Option<arrow::buffer::NullBuffer>>,
     scratch: String,
 }
 
@@ -287,7 +288,7 @@ impl Columns<'_> {
     ) {
         let Columns {
             cols,
-            arrays,
+            nulls,
             scratch,
         } = self;
         // Binary rows: a 0x00 header, then NULLs as bits (from bit 2) of a bitmap.
@@ -299,8 +300,9 @@ impl Columns<'_> {
                     buf.push(0x00);
                     buf.resize(bitmap_at + bitmap_len, 0);
                 }
-                for (i, (c, (a, m))) in cols.iter().zip(arrays.iter().zip(metas)).enumerate() {
-                    match (a.is_null(row), binary) {
+                for (i, (c, (n, m))) in cols.iter().zip(nulls.iter().zip(metas)).enumerate() {
+                    let null = n.as_ref().is_some_and(|n| n.is_null(row));
+                    match (null, binary) {
                         (true, true) => buf[bitmap_at + (i + 2) / 8] |= 1 << ((i + 2) % 8),
                         (true, false) => buf.push(0xFB),
                         (false, true) => binary_value(buf, c, row, m, scratch),
@@ -312,14 +314,26 @@ impl Columns<'_> {
     }
 }
 
+/// A length-encoded string; almost every value is shorter than 251 bytes,
+/// whose length is one byte.
+fn put_str(buf: &mut Vec<u8>, v: &[u8]) {
+    match u8::try_from(v.len()) {
+        Ok(n) if n < 251 => {
+            buf.push(n);
+            buf.extend_from_slice(v);
+        }
+        _ => buf.put_lenenc_str(v),
+    }
+}
+
 fn put_int(buf: &mut Vec<u8>, v: impl itoa::Integer) {
     let mut b = itoa::Buffer::new();
-    buf.put_lenenc_str(b.format(v).as_bytes());
+    put_str(buf, b.format(v).as_bytes());
 }
 
 fn put_float(buf: &mut Vec<u8>, s: &str) {
     // MySQL prints 1 where Rust prints 1.0.
-    buf.put_lenenc_str(s.strip_suffix(".0").unwrap_or(s).as_bytes());
+    put_str(buf, s.strip_suffix(".0").unwrap_or(s).as_bytes());
 }
 
 pub fn format_decimal(out: &mut String, v: i128, scale: i8) {
@@ -372,20 +386,58 @@ pub fn datetime_parts(micros: i64) -> (i64, u32, u32, u32, u32, u32, u32) {
     (y, m, d, sod / 3600, sod / 60 % 60, sod % 60, us)
 }
 
+/// How many fractional digits of seconds a column declares (31: none given).
+fn fraction_places(decimals: u8) -> usize {
+    if decimals == 31 {
+        0
+    } else {
+        decimals.min(6) as usize
+    }
+}
+
 fn fraction(out: &mut String, us: u32, decimals: u8) {
     use std::fmt::Write;
-    let d = decimals.min(6) as usize;
-    if d > 0 && decimals != 31 {
+    let d = fraction_places(decimals);
+    if d > 0 {
         let _ = write!(out, ".{:06}", us);
         out.truncate(out.len() - (6 - d));
     }
+}
+
+/// Appends the last `width` decimal digits of `v`, zero-padded. Dates and
+/// times are most of a result's formatting; `fmt` costs several times this.
+fn put_digits(buf: &mut Vec<u8>, mut v: u32, width: usize) {
+    let at = buf.len();
+    buf.resize(at + width, b'0');
+    for slot in buf[at..].iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+}
+
+/// `YYYY-MM-DD` of a year in 0..=9999.
+fn put_date(buf: &mut Vec<u8>, y: u32, mo: u32, d: u32) {
+    put_digits(buf, y, 4);
+    buf.push(b'-');
+    put_digits(buf, mo, 2);
+    buf.push(b'-');
+    put_digits(buf, d, 2);
+}
+
+/// `HH:MM:SS` of a time of day.
+fn put_time_of_day(buf: &mut Vec<u8>, h: u32, mi: u32, s: u32) {
+    put_digits(buf, h, 2);
+    buf.push(b':');
+    put_digits(buf, mi, 2);
+    buf.push(b':');
+    put_digits(buf, s, 2);
 }
 
 fn text_value(buf: &mut Vec<u8>, c: &Col<'_>, row: usize, m: &ColumnMeta, s: &mut String) {
     use std::fmt::Write;
     match c {
         Col::Null => buf.push(0xFB),
-        Col::Bool(a) => buf.put_lenenc_str(if a.value(row) { b"1" } else { b"0" }),
+        Col::Bool(a) => put_str(buf, if a.value(row) { b"1" } else { b"0" }),
         Col::I8(a) => put_int(buf, a.value(row)),
         Col::I16(a) => put_int(buf, a.value(row)),
         Col::I32(a) => put_int(buf, a.value(row)),
@@ -398,37 +450,60 @@ fn text_value(buf: &mut Vec<u8>, c: &Col<'_>, row: usize, m: &ColumnMeta, s: &mu
         Col::F32(a) if m.decimals < 31 => {
             s.clear();
             let _ = write!(s, "{:.*}", m.decimals as usize, a.value(row));
-            buf.put_lenenc_str(s.as_bytes());
+            put_str(buf, s.as_bytes());
         }
         Col::F64(a) if m.decimals < 31 => {
             s.clear();
             let _ = write!(s, "{:.*}", m.decimals as usize, a.value(row));
-            buf.put_lenenc_str(s.as_bytes());
+            put_str(buf, s.as_bytes());
         }
         Col::F32(a) => put_float(buf, ryu::Buffer::new().format(a.value(row))),
         Col::F64(a) => put_float(buf, ryu::Buffer::new().format(a.value(row))),
         Col::Dec(a, scale) => {
             s.clear();
             format_decimal(s, a.value(row), *scale);
-            buf.put_lenenc_str(s.as_bytes());
+            put_str(buf, s.as_bytes());
         }
-        Col::Str(a) => buf.put_lenenc_str(a.value(row).as_bytes()),
-        Col::LStr(a) => buf.put_lenenc_str(a.value(row).as_bytes()),
-        Col::View(a) => buf.put_lenenc_str(a.value(row).as_bytes()),
-        Col::Bin(a) => buf.put_lenenc_str(a.value(row)),
-        Col::LBin(a) => buf.put_lenenc_str(a.value(row)),
+        Col::Str(a) => put_str(buf, a.value(row).as_bytes()),
+        Col::LStr(a) => put_str(buf, a.value(row).as_bytes()),
+        Col::View(a) => put_str(buf, a.value(row).as_bytes()),
+        Col::Bin(a) => put_str(buf, a.value(row)),
+        Col::LBin(a) => put_str(buf, a.value(row)),
         Col::Date(a) => {
-            s.clear();
             let (y, mo, d) = civil_from_days(a.value(row) as i64);
-            let _ = write!(s, "{y:04}-{mo:02}-{d:02}");
-            buf.put_lenenc_str(s.as_bytes());
+            match u32::try_from(y).ok().filter(|y| *y <= 9999) {
+                Some(y) => {
+                    buf.push(10);
+                    put_date(buf, y, mo, d);
+                }
+                None => {
+                    s.clear();
+                    let _ = write!(s, "{y:04}-{mo:02}-{d:02}");
+                    put_str(buf, s.as_bytes());
+                }
+            }
         }
         Col::Ts(a, unit) => {
-            s.clear();
             let (y, mo, d, h, mi, se, us) = datetime_parts(ts_micros(a[row], *unit));
-            let _ = write!(s, "{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{se:02}");
-            fraction(s, us, m.decimals);
-            buf.put_lenenc_str(s.as_bytes());
+            match u32::try_from(y).ok().filter(|y| *y <= 9999) {
+                Some(y) => {
+                    let places = fraction_places(m.decimals);
+                    buf.push(19 + if places > 0 { 1 + places as u8 } else { 0 });
+                    put_date(buf, y, mo, d);
+                    buf.push(b' ');
+                    put_time_of_day(buf, h, mi, se);
+                    if places > 0 {
+                        buf.push(b'.');
+                        put_digits(buf, us / 10u32.pow(6 - places as u32), places);
+                    }
+                }
+                None => {
+                    s.clear();
+                    let _ = write!(s, "{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{se:02}");
+                    fraction(s, us, m.decimals);
+                    put_str(buf, s.as_bytes());
+                }
+            }
         }
         Col::Time(a) => {
             s.clear();
@@ -444,7 +519,7 @@ fn text_value(buf: &mut Vec<u8>, c: &Col<'_>, row: usize, m: &ColumnMeta, s: &mu
                 secs % 60
             );
             fraction(s, (abs % 1_000_000) as u32, m.decimals);
-            buf.put_lenenc_str(s.as_bytes());
+            put_str(buf, s.as_bytes());
         }
     }
 }
@@ -544,6 +619,96 @@ mod tests {
         assert_eq!(
             datetime_parts(1_700_000_000_123_456),
             (2023, 11, 14, 22, 13, 20, 123_456)
+        );
+    }
+
+    /// The text protocol's values of one row, as strings (NULL as None).
+    fn text_row(batch: &RecordBatch, metas: &[ColumnMeta]) -> Vec<Option<String>> {
+        let encoder = Encoder::new(batch).expect("encoder");
+        let mut packet = Vec::new();
+        encoder
+            .columns()
+            .rows(metas, 0..1, false, |f| f(&mut packet));
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < packet.len() {
+            if packet[at] == 0xFB {
+                out.push(None);
+                at += 1;
+                continue;
+            }
+            let len = packet[at] as usize;
+            out.push(Some(
+                String::from_utf8(packet[at + 1..at + 1 + len].to_vec()).expect("utf8"),
+            ));
+            at += 1 + len;
+        }
+        out
+    }
+
+    #[test]
+    fn dates_and_datetimes_print_as_mysql_does() {
+        use arrow::datatypes::Schema;
+        use std::sync::Arc;
+        let us = 1_700_000_000_123_456i64;
+        let far = 400_000 * 86_400_000_000i64; // year 3065
+        let before_zero = -62_200_000_000_000_000i64; // year -2
+        let fields = vec![
+            Field::new("d", DataType::Date32, true),
+            Field::new("t0", DataType::Timestamp(TimeUnit::Microsecond, None), true),
+            Field::new("t3", DataType::Timestamp(TimeUnit::Microsecond, None), true),
+            Field::new("t6", DataType::Timestamp(TimeUnit::Microsecond, None), true),
+            Field::new("tn", DataType::Timestamp(TimeUnit::Microsecond, None), true),
+        ];
+        let decimals = [0u8, 0, 3, 6, 31];
+        let metas: Vec<ColumnMeta> = fields
+            .iter()
+            .zip(decimals)
+            .map(|(f, d)| {
+                let mut m = ColumnMeta::for_field(f);
+                m.decimals = d;
+                m
+            })
+            .collect();
+        let schema = Arc::new(Schema::new(fields));
+        let ts = |v: Vec<Option<i64>>| -> ArrayRef { Arc::new(TimestampMicrosecondArray::from(v)) };
+        let batch = |d: Option<i32>, t: Option<i64>| {
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(Date32Array::from(vec![d])),
+                    ts(vec![t]),
+                    ts(vec![t]),
+                    ts(vec![t]),
+                    ts(vec![t]),
+                ],
+            )
+            .expect("batch")
+        };
+        let strings = |v: &[&str]| v.iter().map(|s| Some(s.to_string())).collect::<Vec<_>>();
+        assert_eq!(
+            text_row(&batch(Some(19_723), Some(us)), &metas),
+            strings(&[
+                "2024-01-01",
+                "2023-11-14 22:13:20",
+                "2023-11-14 22:13:20.123",
+                "2023-11-14 22:13:20.123456",
+                "2023-11-14 22:13:20",
+            ])
+        );
+        assert_eq!(
+            text_row(&batch(Some(0), Some(far + 5_000)), &metas),
+            strings(&[
+                "1970-01-01",
+                "3065-03-01 00:00:00",
+                "3065-03-01 00:00:00.005",
+                "3065-03-01 00:00:00.005000",
+                "3065-03-01 00:00:00",
+            ])
+        );
+        assert_eq!(
+            text_row(&batch(None, Some(before_zero)), &metas)[..2],
+            [None, Some("-002-12-17 14:13:20".to_string())]
         );
     }
 }

@@ -9,7 +9,8 @@ use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, CaseWhen, DuplicateTreatment, Expr, Function, FunctionArg, FunctionArgExpr,
     FunctionArgumentClause, FunctionArgumentList, FunctionArguments, Ident, Interval, ObjectName,
-    Statement, Value, visit_expressions_mut,
+    ObjectNamePart, Query, SetExpr, Statement, TableFactor, Value, VisitMut, VisitorMut,
+    visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::tokenizer::Span;
 
@@ -21,6 +22,43 @@ pub fn rewrite(stmt: &mut Statement) {
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// `FROM DUAL` is MySQL's way of writing no FROM at all; it goes before
+/// anything looks for tables.
+pub fn drop_dual(stmt: &mut Statement) {
+    struct Dual;
+    impl VisitorMut for Dual {
+        type Break = ();
+        fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+            no_dual(&mut q.body);
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = stmt.visit(&mut Dual);
+}
+
+fn no_dual(body: &mut SetExpr) {
+    match body {
+        SetExpr::Select(s) => {
+            if let [t] = s.from.as_slice()
+                && t.joins.is_empty()
+                && let TableFactor::Table {
+                    name, alias: None, ..
+                } = &t.relation
+                && let [ObjectNamePart::Identifier(id)] = name.0.as_slice()
+                && id.quote_style.is_none()
+                && id.value.eq_ignore_ascii_case("DUAL")
+            {
+                s.from.clear();
+            }
+        }
+        SetExpr::SetOperation { left, right, .. } => {
+            no_dual(left);
+            no_dual(right);
+        }
+        _ => {}
+    }
 }
 
 /// Rewrites the expression `e` in place.

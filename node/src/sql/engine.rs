@@ -178,6 +178,8 @@ pub struct SqlEngine {
     pub direct_queries: std::sync::atomic::AtomicU64,
     /// INSERTs of literal rows read without sqlparser (`values`).
     pub literal_inserts: std::sync::atomic::AtomicU64,
+    /// SELECTs of constants answered without sqlparser (`constant`).
+    pub constant_selects: std::sync::atomic::AtomicU64,
     /// The newest snapshot built, shared until the state changes.
     last_snapshot: std::sync::Mutex<Option<Arc<Snapshot>>>,
 }
@@ -279,6 +281,7 @@ impl SqlEngine {
             key_range_reads: Default::default(),
             direct_queries: Default::default(),
             literal_inserts: Default::default(),
+            constant_selects: Default::default(),
             last_snapshot: Default::default(),
         }
     }
@@ -373,6 +376,12 @@ impl SqlEngine {
                     (
                         "floe_literal_inserts",
                         self.literal_inserts
+                            .load(std::sync::atomic::Ordering::Relaxed)
+                            .to_string(),
+                    ),
+                    (
+                        "floe_constant_selects",
+                        self.constant_selects
                             .load(std::sync::atomic::Ordering::Relaxed)
                             .to_string(),
                     ),

@@ -547,7 +547,11 @@ impl SqlSession {
             ))
         })?;
         match stmts.len() {
-            1 => Ok(stmts.remove(0)),
+            1 => {
+                let mut stmt = stmts.remove(0);
+                super::compat::drop_dual(&mut stmt);
+                Ok(stmt)
+            }
             _ => Err(SqlError::syntax(
                 "You have an error in your SQL syntax: expected one statement",
             )),
@@ -902,7 +906,12 @@ impl Session for SqlSession {
             Stmt::Constant(c) => {
                 let answer = self.vars.lock().ok().and_then(|v| c.answer(&v));
                 match answer {
-                    Some((schema, batch)) => Ok(one_batch(&schema, Ok(batch))),
+                    Some((schema, batch)) => {
+                        self.engine
+                            .constant_selects
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        Ok(one_batch(&schema, Ok(batch)))
+                    }
                     None => {
                         let stmt = Self::parse_one(c.text())?;
                         self.execute_sql(stmt, c.text().to_string()).await

@@ -496,6 +496,54 @@ for r in t: print(r)
 }
 
 #[test]
+fn constant_selects_skip_the_parser_and_answer_like_it() {
+    let s = TestServer::start();
+    // Each statement is asked as written (read without sqlparser) and with
+    // FROM DUAL (which only sqlparser reads).
+    let script = format!(
+        "{PY}
+a = conn(autocommit=True); ca = a.cursor()
+def status():
+    ca.execute(\"SHOW STATUS LIKE 'floe_constant_selects'\"); return int(ca.fetchall()[0][1])
+def run(q):
+    try:
+        ca.execute(q); return ca.fetchall(), [(d[0], d[1]) for d in ca.description]
+    except pymysql.MySQLError as e:
+        return 'error %d' % e.args[0]
+statements = [
+  'SELECT 1',
+  \"select -7 AS n, 'it''s', 'a\\\\tb' AS 'q', 007, @@version_comment limit 1\",
+  'SELECT @@session.autocommit AS `ac`, @@SQL_MODE',
+  'SELECT @@no_such_variable',
+]
+before = status()
+for q in statements:
+    fast = run(q)
+    slow = run(q.replace(' limit', ' FROM DUAL limit') if ' limit' in q else q + ' FROM dual')
+    if fast != slow: print('DIFFER', q, fast, slow)
+    print(fast)
+print('read', status() - before)
+ca.execute('SET SESSION autocommit = 0')
+print(run('SELECT @@autocommit'))
+"
+    );
+    let out = same_answers(&s, &script);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "(((1,),), [('1', 8)])",
+            "(((-7, \"it's\", 'a\\tb', 7, 'floe (MySQL-compatible HTAP)'),), [('n', 8), (\"it's\", 253), ('q', 253), ('007', 8), ('@@version_comment', 253)])",
+            "(((1, 'ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'),), [('ac', 8), ('@@SQL_MODE', 253)])",
+            "(((None,),), [('@@no_such_variable', 253)])",
+            "read 3",
+            "(((0,),), [('@@autocommit', 8)])",
+        ],
+        "{out}"
+    );
+}
+
+#[test]
 fn key_range_queries_run_without_a_plan_and_answer_like_one() {
     let s = TestServer::start();
     // `t` has a primary key, so its key ranges run directly; `u` holds the
