@@ -9,19 +9,124 @@ use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, CaseWhen, DuplicateTreatment, Expr, Function, FunctionArg, FunctionArgExpr,
     FunctionArgumentClause, FunctionArgumentList, FunctionArguments, Ident, Interval, ObjectName,
-    ObjectNamePart, Query, SetExpr, Statement, TableFactor, Value, VisitMut, VisitorMut,
-    visit_expressions_mut,
+    ObjectNamePart, Query, Select, SelectItem, SetExpr, Statement, TableFactor, Value, VisitMut,
+    VisitorMut, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::tokenizer::Span;
 
 /// Rewrites `stmt` in place.
 pub fn rewrite(stmt: &mut Statement) {
+    name_derived_columns(stmt);
     let _ = visit_expressions_mut(stmt, |e| {
         if let Some(new) = rewritten(e) {
             *e = new;
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// MySQL's names for the result columns of a query: an alias, a column's
+/// name, a string literal's value, or else the expression as written.
+/// A UNION takes its first SELECT's names. `None` for `*`.
+pub fn output_names(stmt: &Statement) -> Option<Vec<String>> {
+    let Statement::Query(q) = stmt else {
+        return None;
+    };
+    first_select(&q.body)?
+        .projection
+        .iter()
+        .map(item_name)
+        .collect()
+}
+
+fn first_select(body: &SetExpr) -> Option<&Select> {
+    match body {
+        SetExpr::Select(s) => Some(s),
+        SetExpr::Query(q) => first_select(&q.body),
+        SetExpr::SetOperation { left, .. } => first_select(left),
+        _ => None,
+    }
+}
+
+fn item_name(item: &SelectItem) -> Option<String> {
+    Some(match item {
+        SelectItem::ExprWithAlias { alias, .. } => alias.value.clone(),
+        SelectItem::UnnamedExpr(Expr::Identifier(i)) => i.value.clone(),
+        SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts))
+            if parts.first().is_some_and(|p| p.value.starts_with('@')) =>
+        {
+            parts
+                .iter()
+                .map(|p| p.value.as_str())
+                .collect::<Vec<_>>()
+                .join(".")
+        }
+        SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) => {
+            parts.last().map(|p| p.value.clone()).unwrap_or_default()
+        }
+        SelectItem::UnnamedExpr(Expr::Value(v)) => match &v.value {
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        },
+        SelectItem::UnnamedExpr(e) => e.to_string(),
+        _ => return None,
+    })
+}
+
+/// Derived tables and CTEs name their columns as MySQL would, so that a
+/// query over `(SELECT 1, COUNT(*) …) AS d` sees `1` and `COUNT(*)`, not
+/// DataFusion's `Int64(1)`. Left alone where the names would repeat (MySQL
+/// refuses those; DataFusion's own names keep such a query running).
+fn name_derived_columns(stmt: &mut Statement) {
+    struct Derived;
+    impl VisitorMut for Derived {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, t: &mut TableFactor) -> ControlFlow<()> {
+            if let TableFactor::Derived { subquery, .. } = t {
+                name_columns(&mut subquery.body);
+            }
+            ControlFlow::Continue(())
+        }
+        fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+            for cte in q.with.iter_mut().flat_map(|w| w.cte_tables.iter_mut()) {
+                name_columns(&mut cte.query.body);
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = stmt.visit(&mut Derived);
+}
+
+fn name_columns(body: &mut SetExpr) {
+    let select = match body {
+        SetExpr::Select(s) => s.as_mut(),
+        SetExpr::Query(q) => return name_columns(&mut q.body),
+        SetExpr::SetOperation { left, .. } => return name_columns(left),
+        _ => return,
+    };
+    let Some(names) = select
+        .projection
+        .iter()
+        .map(item_name)
+        .collect::<Option<Vec<_>>>()
+    else {
+        return;
+    };
+    let distinct: std::collections::HashSet<String> =
+        names.iter().map(|n| n.to_lowercase()).collect();
+    if distinct.len() != names.len() {
+        return;
+    }
+    for (item, name) in select.projection.iter_mut().zip(names) {
+        if let SelectItem::UnnamedExpr(e) = item
+            && !matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
+        {
+            *item = SelectItem::ExprWithAlias {
+                expr: take(e),
+                alias: Ident::with_quote('`', name),
+            };
+        }
+    }
 }
 
 /// `FROM DUAL` is MySQL's way of writing no FROM at all; it goes before

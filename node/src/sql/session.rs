@@ -13,7 +13,7 @@ use datafusion::execution::context::{SessionConfig, SessionContext as DfContext}
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 use datafusion::scalar::ScalarValue;
 use datafusion::sql::parser::Statement as DfStatement;
-use datafusion::sql::sqlparser::ast::{Expr as SqlExpr, SelectItem, SetExpr, Statement};
+use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::MySqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::variable::VarType;
@@ -487,7 +487,7 @@ impl SqlSession {
         ),
         SqlError,
     > {
-        let names = output_names(&stmt);
+        let names = super::compat::output_names(&stmt);
         let mut stmt = stmt;
         super::compat::rewrite(&mut stmt);
         let (schema, stream) = match super::direct::select(self, &stmt) {
@@ -751,45 +751,6 @@ fn query_timeout() -> SqlError {
         "HY000",
         "Query execution was interrupted, maximum statement execution time exceeded",
     )
-}
-
-/// MySQL names an unaliased result column by the expression's text.
-fn output_names(stmt: &Statement) -> Option<Vec<String>> {
-    let Statement::Query(q) = stmt else {
-        return None;
-    };
-    let SetExpr::Select(s) = q.body.as_ref() else {
-        return None;
-    };
-    let mut names = Vec::new();
-    for item in &s.projection {
-        match item {
-            SelectItem::ExprWithAlias { alias, .. } => names.push(alias.value.clone()),
-            SelectItem::UnnamedExpr(SqlExpr::Identifier(i)) => names.push(i.value.clone()),
-            SelectItem::UnnamedExpr(SqlExpr::CompoundIdentifier(parts))
-                if parts.first().is_some_and(|p| p.value.starts_with('@')) =>
-            {
-                names.push(
-                    parts
-                        .iter()
-                        .map(|p| p.value.as_str())
-                        .collect::<Vec<_>>()
-                        .join("."),
-                )
-            }
-            SelectItem::UnnamedExpr(SqlExpr::CompoundIdentifier(parts)) => {
-                names.push(parts.last().map(|p| p.value.clone()).unwrap_or_default())
-            }
-            SelectItem::UnnamedExpr(SqlExpr::Value(v)) => names.push(match &v.value {
-                datafusion::sql::sqlparser::ast::Value::SingleQuotedString(s)
-                | datafusion::sql::sqlparser::ast::Value::DoubleQuotedString(s) => s.clone(),
-                other => other.to_string(),
-            }),
-            SelectItem::UnnamedExpr(e) => names.push(e.to_string()),
-            _ => return None,
-        }
-    }
-    Some(names)
 }
 
 /// `?` placeholders outside quotes and comments.

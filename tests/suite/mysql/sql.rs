@@ -544,6 +544,30 @@ print(run('SELECT @@autocommit'))
 }
 
 #[test]
+fn unions_derived_tables_and_ctes_name_columns_as_mysql() {
+    let s = TestServer::start();
+    s.query(
+        "CREATE DATABASE nm; CREATE TABLE nm.t (a INT PRIMARY KEY, b INT); \
+         INSERT INTO nm.t VALUES (1, 10), (2, 20), (3, 20)",
+    );
+    let out = s.query(
+        "(SELECT 1, 'a'); \
+         SELECT 1, 'a' UNION ALL SELECT 2, 'b'; \
+         SELECT 1, 'x' AS y FROM DUAL; \
+         SELECT * FROM (SELECT b, COUNT(*), 'k' FROM nm.t GROUP BY b) AS d ORDER BY b; \
+         WITH c AS (SELECT b, 7 FROM nm.t WHERE a = 1) SELECT * FROM c",
+    );
+    assert_eq!(
+        out,
+        "1\ta\n1\ta\n\
+         1\ta\n1\ta\n2\tb\n\
+         1\ty\n1\tx\n\
+         b\tCOUNT(*)\tk\n10\t1\tk\n20\t2\tk\n\
+         b\t7\n10\t7\n"
+    );
+}
+
+#[test]
 fn key_range_queries_run_without_a_plan_and_answer_like_one() {
     let s = TestServer::start();
     // `t` has a primary key, so its key ranges run directly; `u` holds the
