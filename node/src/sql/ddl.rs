@@ -267,14 +267,16 @@ pub async fn execute(s: &mut SqlSession, stmt: Statement, text: &str) -> Result<
             }
             let meta = table_meta(db, &ct)?;
             if catalog::find_table(&snap, &meta.db, &meta.name).is_some() {
-                if ct.if_not_exists {
-                    return Ok(Done::default());
-                }
-                return Err(SqlError::new(
+                let exists = SqlError::new(
                     1050,
                     "42S01",
                     format!("Table '{}' already exists", meta.name),
-                ));
+                );
+                if ct.if_not_exists {
+                    s.note(exists);
+                    return Ok(Done::default());
+                }
+                return Err(exists);
             }
             if ct.query.is_some() {
                 return Err(unsupported("CREATE TABLE ... SELECT"));
@@ -293,13 +295,13 @@ pub async fn execute(s: &mut SqlSession, stmt: Statement, text: &str) -> Result<
                     let (db, t) = resolve(s, n)?;
                     match catalog::find_table(&snap, &db, &t) {
                         Some(tr) => s.engine.ddl(Ddl::DropTable { table: tr.id }).await?,
-                        None if if_exists => {}
                         None => {
-                            return Err(SqlError::new(
-                                1051,
-                                "42S02",
-                                format!("Unknown table '{db}.{t}'"),
-                            ));
+                            let unknown =
+                                SqlError::new(1051, "42S02", format!("Unknown table '{db}.{t}'"));
+                            if !if_exists {
+                                return Err(unknown);
+                            }
+                            s.note(unknown);
                         }
                     }
                 }
@@ -318,14 +320,16 @@ pub async fn execute(s: &mut SqlSession, stmt: Statement, text: &str) -> Result<
                     ));
                 }
                 if !catalog::database_exists(&snap.meta, &db) {
-                    if if_exists {
-                        return Ok(Done::default());
-                    }
-                    return Err(SqlError::new(
+                    let missing = SqlError::new(
                         1008,
                         "HY000",
                         format!("Can't drop database '{db}'; database doesn't exist"),
-                    ));
+                    );
+                    if if_exists {
+                        s.note(missing);
+                        return Ok(Done::default());
+                    }
+                    return Err(missing);
                 }
                 let tables = catalog::tables_of(&snap, &db);
                 for t in &tables {
@@ -390,17 +394,19 @@ pub async fn execute(s: &mut SqlSession, stmt: Statement, text: &str) -> Result<
     }
 }
 
-async fn create_db(s: &SqlSession, name: &str, if_not_exists: bool) -> Result<Done, SqlError> {
+async fn create_db(s: &mut SqlSession, name: &str, if_not_exists: bool) -> Result<Done, SqlError> {
     let snap = s.engine.snapshot();
     if catalog::database_exists(&snap.meta, name) {
-        if if_not_exists {
-            return Ok(Done::default());
-        }
-        return Err(SqlError::new(
+        let exists = SqlError::new(
             1007,
             "HY000",
             format!("Can't create database '{name}'; database exists"),
-        ));
+        );
+        if if_not_exists {
+            s.note(exists);
+            return Ok(Done::default());
+        }
+        return Err(exists);
     }
     if name.is_empty() || name.len() > 64 {
         return Err(SqlError::new(

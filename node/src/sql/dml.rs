@@ -490,7 +490,10 @@ async fn add_rows(
     let meta = rows.meta.clone();
     let (batch, generated) = build_rows(&s.engine, w, t.id, &meta, rows.columns, rows.rows)?;
     let mut ws = WriteSet::default();
-    let mut affected = batch.num_rows() as u64;
+    let records = batch.num_rows();
+    let mut affected = records as u64;
+    // Rows whose key was taken: left out, replacing, or updating.
+    let mut duplicates = 0;
     let OnDuplicate {
         replace,
         ignore,
@@ -510,14 +513,45 @@ async fn add_rows(
             .map(|d| d.filter(|id| !dead.contains(id)))
             .collect();
         if replace {
-            let mut del = Vec::new();
-            for d in dups.iter().flatten() {
-                del.push(*d);
-                affected += 1;
-            }
+            let mut del: Vec<u64> = dups.iter().flatten().copied().collect();
+            del.sort_unstable();
+            del.dedup();
+            affected += del.len() as u64;
+            duplicates += del.len();
             ws.deletes.insert(t.id, del);
+            // A row a later row of the statement replaces: inserted, then
+            // deleted (two affected rows), so it is simply not stored.
+            let replaced = s.engine.repeats(w, t.id, &batch, &[], true)?;
+            if !replaced.is_empty() {
+                let mut keep = vec![true; batch.num_rows()];
+                for (r, _) in &replaced {
+                    keep[*r] = false;
+                }
+                affected += replaced.len() as u64;
+                duplicates += replaced.len();
+                let keep: BooleanArray = keep.into_iter().map(Some).collect();
+                batch = filter_record_batch(&batch, &keep)
+                    .map_err(|e| SqlError::internal(e.to_string()))?;
+            }
         } else {
-            let keep: BooleanArray = dups.iter().map(|d| Some(d.is_none())).collect();
+            let mut left_out: Vec<bool> = dups.iter().map(Option::is_some).collect();
+            if odku.is_none() {
+                // IGNORE: a row whose key a row before it took is left out
+                // too; each row left out is a warning, in row order.
+                let mut ignored = s.engine.repeats(w, t.id, &batch, &left_out, false)?;
+                for (r, _) in dups.iter().enumerate().filter(|(_, d)| d.is_some()) {
+                    if let Some(e) = s.engine.duplicate_entry(w, t.id, &batch, r) {
+                        ignored.push((r, e));
+                    }
+                }
+                ignored.sort_by_key(|(r, _)| *r);
+                duplicates += ignored.len();
+                for (r, e) in ignored {
+                    left_out[r] = true;
+                    s.warn(e);
+                }
+            }
+            let keep: BooleanArray = left_out.iter().map(|&out| Some(!out)).collect();
             let fresh = filter_record_batch(&batch, &keep)
                 .map_err(|e| SqlError::internal(e.to_string()))?;
             affected = fresh.num_rows() as u64;
@@ -539,6 +573,7 @@ async fn add_rows(
                     del.push(*id);
                     updated.push(new);
                     affected += 2;
+                    duplicates += 1;
                 }
                 ws.deletes.insert(t.id, del);
                 let mut all = vec![fresh];
@@ -564,11 +599,21 @@ async fn add_rows(
     if let Some(id) = generated {
         s.set_last_insert_id(id);
     }
+    // What MySQL tells a client of a statement that inserted several rows.
+    let info = if records > 1 {
+        format!(
+            "Records: {records}  Duplicates: {duplicates}  Warnings: {}",
+            s.diagnostics.warning_count()
+        )
+    } else {
+        String::new()
+    };
     Ok((
         Done {
             affected_rows: affected,
             last_insert_id: insert_id,
-            ..Done::default()
+            warnings: 0,
+            info,
         },
         ws,
     ))

@@ -739,6 +739,75 @@ impl SqlEngine {
         self.duplicates(w, table, batch)
     }
 
+    /// ER_DUP_ENTRY for row `r` of `batch`, naming the first unique key of
+    /// `table` that already holds its value (INSERT IGNORE's warning).
+    pub fn duplicate_entry(
+        &self,
+        w: &mut WriteState,
+        table: TableId,
+        batch: &RecordBatch,
+        r: usize,
+    ) -> Option<SqlError> {
+        let keys = self.keys(w, table).ok()?;
+        let row = batch.slice(r, 1);
+        keys.keys.iter().find_map(|k| {
+            let key = k.encode(&row).ok()?.pop()??;
+            k.map
+                .contains_key(&key)
+                .then(|| k.duplicate(&keys.name, &row, 0))
+        })
+    }
+
+    /// Rows of `batch` that share a unique key with another row of it,
+    /// skipping rows `left_out` already. INSERT IGNORE keeps the first row
+    /// of each key: a row is reported if a row kept before it holds one
+    /// of its keys. REPLACE (`later_wins`) keeps the last: a row is
+    /// reported if any row after it holds one (it was inserted, then
+    /// replaced).
+    pub fn repeats(
+        &self,
+        w: &mut WriteState,
+        table: TableId,
+        batch: &RecordBatch,
+        left_out: &[bool],
+        later_wins: bool,
+    ) -> Result<Vec<(usize, SqlError)>, SqlError> {
+        let keys = self.keys(w, table)?;
+        let encoded = keys
+            .keys
+            .iter()
+            .map(|k| k.encode(batch))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut seen: Vec<HashSet<&Key>> = vec![HashSet::new(); keys.keys.len()];
+        let mut out = Vec::new();
+        let mut rows: Vec<usize> = (0..batch.num_rows())
+            .filter(|&r| !left_out.get(r).copied().unwrap_or(false))
+            .collect();
+        if later_wins {
+            rows.reverse();
+        }
+        for r in rows {
+            let repeated = (0..keys.keys.len()).find(|&i| {
+                encoded[i][r]
+                    .as_ref()
+                    .is_some_and(|key| seen[i].contains(key))
+            });
+            if let Some(i) = repeated {
+                out.push((r, keys.keys[i].duplicate(&keys.name, batch, r)));
+                if !later_wins {
+                    continue;
+                }
+            }
+            for (i, set) in seen.iter_mut().enumerate() {
+                if let Some(key) = &encoded[i][r] {
+                    set.insert(key);
+                }
+            }
+        }
+        out.sort_by_key(|(r, _)| *r);
+        Ok(out)
+    }
+
     fn duplicates(
         &self,
         w: &mut WriteState,

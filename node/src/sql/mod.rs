@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod compat;
 pub mod constant;
 pub mod ddl;
+pub mod diagnostics;
 pub mod direct;
 pub mod dml;
 pub mod engine;

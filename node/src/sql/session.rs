@@ -22,6 +22,7 @@ use futures::future::BoxFuture;
 use mysql_common::value::Value;
 
 use super::catalog;
+use super::diagnostics::{Diagnostics, Level};
 use super::engine::{SqlEngine, WriteSet};
 use super::provider::{FloeCatalog, Overlay, View, ViewCell};
 use super::text::{Token, Tokens, split_statements};
@@ -60,6 +61,23 @@ impl Stmt {
             ),
             Stmt::Insert(_) => true,
             Stmt::Constant(_) => false,
+        }
+    }
+
+    /// Whether the statement only reads the diagnostics area (SHOW
+    /// WARNINGS, `SELECT @@warning_count`…), which it then leaves as is.
+    fn reads_diagnostics(&self) -> bool {
+        match self {
+            Stmt::Own(OwnKind::Show, text) => {
+                let mut t = Tokens::new(text);
+                t.eat("SHOW");
+                t.eat("WARNINGS") || t.eat("ERRORS") || t.eat("COUNT")
+            }
+            Stmt::Constant(c) => {
+                let text = c.text().to_ascii_lowercase();
+                text.contains("warning_count") || text.contains("error_count")
+            }
+            _ => false,
         }
     }
 }
@@ -137,6 +155,10 @@ pub struct SqlSession {
     pub functions: Vec<(String, Vec<u8>)>,
     /// Select lists planned for queries run without a plan.
     pub direct_plans: super::direct::Plans,
+    /// What the last statement raised (SHOW WARNINGS).
+    pub diagnostics: Diagnostics,
+    /// The counts last written to `@@warning_count` / `@@error_count`.
+    published_counts: (usize, usize),
 }
 
 pub fn df_error(e: DataFusionError) -> SqlError {
@@ -366,7 +388,84 @@ impl SqlSession {
             limits,
             functions: Vec::new(),
             direct_plans: Default::default(),
+            diagnostics: Diagnostics::default(),
+            published_counts: (0, 0),
         })
+    }
+
+    /// Runs one statement (the diagnostics area is the caller's).
+    async fn run(&mut self, stmt: Stmt) -> Result<Outcome, SqlError> {
+        if stmt.writes() {
+            // A reader refuses before doing any work (MySQL's --read-only).
+            self.engine.refuse_write()?;
+        }
+        super::loadable::sync(self);
+        self.limits.start_statement(self.max_execution_time());
+        match stmt {
+            Stmt::Sql(s, text) => self.execute_sql(*s, text).await,
+            Stmt::Insert(ins) => dml::insert_literals(self, ins).await.map(Outcome::Done),
+            Stmt::Constant(c) => {
+                let answer = self.vars.lock().ok().and_then(|v| c.answer(&v));
+                match answer {
+                    Some((schema, batch)) => {
+                        self.engine
+                            .constant_selects
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        Ok(one_batch(&schema, Ok(batch)))
+                    }
+                    None => {
+                        let stmt = Self::parse_one(c.text())?;
+                        self.execute_sql(stmt, c.text().to_string()).await
+                    }
+                }
+            }
+            Stmt::Own(kind, text) => match kind {
+                OwnKind::Set => admin::set(self, &text).await.map(Outcome::Done),
+                OwnKind::Show => show::show(self, &text).await,
+                OwnKind::Describe => show::describe(self, &text).await,
+                OwnKind::Use => {
+                    let mut t = Tokens::new(&text);
+                    t.eat("USE");
+                    let db = t
+                        .name()
+                        .ok_or_else(|| SqlError::syntax("USE needs a database name"))?;
+                    self.use_database(&db)?;
+                    Ok(Outcome::Done(Done::default()))
+                }
+                OwnKind::Account => admin::account(self, &text).await,
+                OwnKind::LoadData => infile::load_data(self, &text).await,
+                OwnKind::Function => super::loadable::statement(self, &text).await,
+                OwnKind::Kill => admin::kill(self, &text).map(Outcome::Done),
+                OwnKind::Noop => Ok(Outcome::Done(Done::default())),
+            },
+        }
+    }
+
+    /// Mirrors the diagnostics area's counts into `@@warning_count` and
+    /// `@@error_count` (the variables lock is taken only when they change).
+    fn publish_counts(&mut self) {
+        let counts = (
+            self.diagnostics.warning_count(),
+            self.diagnostics.error_count(),
+        );
+        if counts == self.published_counts {
+            return;
+        }
+        if let Ok(mut v) = self.vars.lock() {
+            v.set("warning_count", counts.0.to_string());
+            v.set("error_count", counts.1.to_string());
+            self.published_counts = counts;
+        }
+    }
+
+    /// Records a note: what IF [NOT] EXISTS makes of an error.
+    pub fn note(&mut self, e: SqlError) {
+        self.diagnostics.push(Level::Note, e);
+    }
+
+    /// Records a warning: an error a statement was told to ignore.
+    pub fn warn(&mut self, e: SqlError) {
+        self.diagnostics.push(Level::Warning, e);
     }
 
     pub fn db(&self) -> Option<String> {
@@ -855,50 +954,20 @@ impl Session for SqlSession {
     }
 
     async fn execute(&mut self, stmt: Stmt) -> Result<Outcome, SqlError> {
-        if stmt.writes() {
-            // A reader refuses before doing any work (MySQL's --read-only).
-            self.engine.refuse_write()?;
+        if stmt.reads_diagnostics() {
+            return self.run(stmt).await;
         }
-        super::loadable::sync(self);
-        self.limits.start_statement(self.max_execution_time());
-        match stmt {
-            Stmt::Sql(s, text) => self.execute_sql(*s, text).await,
-            Stmt::Insert(ins) => dml::insert_literals(self, ins).await.map(Outcome::Done),
-            Stmt::Constant(c) => {
-                let answer = self.vars.lock().ok().and_then(|v| c.answer(&v));
-                match answer {
-                    Some((schema, batch)) => {
-                        self.engine
-                            .constant_selects
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        Ok(one_batch(&schema, Ok(batch)))
-                    }
-                    None => {
-                        let stmt = Self::parse_one(c.text())?;
-                        self.execute_sql(stmt, c.text().to_string()).await
-                    }
-                }
+        self.diagnostics.clear();
+        let mut outcome = self.run(stmt).await;
+        match &mut outcome {
+            Ok(Outcome::Done(done)) => {
+                done.warnings = u16::try_from(self.diagnostics.warning_count()).unwrap_or(u16::MAX)
             }
-            Stmt::Own(kind, text) => match kind {
-                OwnKind::Set => admin::set(self, &text).await.map(Outcome::Done),
-                OwnKind::Show => show::show(self, &text).await,
-                OwnKind::Describe => show::describe(self, &text).await,
-                OwnKind::Use => {
-                    let mut t = Tokens::new(&text);
-                    t.eat("USE");
-                    let db = t
-                        .name()
-                        .ok_or_else(|| SqlError::syntax("USE needs a database name"))?;
-                    self.use_database(&db)?;
-                    Ok(Outcome::Done(Done::default()))
-                }
-                OwnKind::Account => admin::account(self, &text).await,
-                OwnKind::LoadData => infile::load_data(self, &text).await,
-                OwnKind::Function => super::loadable::statement(self, &text).await,
-                OwnKind::Kill => admin::kill(self, &text).map(Outcome::Done),
-                OwnKind::Noop => Ok(Outcome::Done(Done::default())),
-            },
+            Err(e) => self.diagnostics.push(Level::Error, e.clone()),
+            Ok(_) => {}
         }
+        self.publish_counts();
+        outcome
     }
 
     async fn prepare(&mut self, sql: &str) -> Result<PreparedInfo<PreparedSql>, SqlError> {
@@ -994,6 +1063,8 @@ impl Session for SqlSession {
 
     async fn reset(&mut self) {
         self.txn = None;
+        self.diagnostics.clear();
+        self.published_counts = (0, 0);
         if let Ok(mut v) = self.vars.lock() {
             *v = Vars::default();
         }

@@ -2,7 +2,7 @@
 
 use super::admin;
 use super::catalog::{self, DefaultValue, TableMeta, like};
-use super::session::{SqlSession, text_rows};
+use super::session::{SqlSession, text_rows, typed_rows};
 use super::text::{Token, Tokens};
 use super::vars;
 use crate::mysql::SqlError;
@@ -410,8 +410,23 @@ pub async fn show(s: &mut SqlSession, text: &str) -> Result<Outcome, SqlError> {
             rows,
         ));
     }
-    if t.eat("WARNINGS") || t.eat("ERRORS") {
-        return Ok(text_rows(&["Level", "Code", "Message"], vec![]));
+    let errors = t.eat("ERRORS");
+    if errors || t.eat("WARNINGS") {
+        return Ok(typed_rows(
+            &[("Level", false), ("Code", true), ("Message", false)],
+            s.diagnostics.rows(errors),
+        ));
+    }
+    if t.eat("COUNT") && t.eat_punct('(') && t.eat_punct('*') && t.eat_punct(')') {
+        let errors = t.eat("ERRORS");
+        if errors || t.eat("WARNINGS") {
+            let (name, n) = if errors {
+                ("@@session.error_count", s.diagnostics.error_count())
+            } else {
+                ("@@session.warning_count", s.diagnostics.warning_count())
+            };
+            return Ok(typed_rows(&[(name, true)], vec![vec![Some(n.to_string())]]));
+        }
     }
     if t.eat("GRANTS") {
         return admin::show_grants(s, text);

@@ -568,6 +568,67 @@ fn unions_derived_tables_and_ctes_name_columns_as_mysql() {
 }
 
 #[test]
+fn warnings_notes_and_errors_reach_show_warnings_and_the_ok_packet() {
+    let s = TestServer::start();
+    let script = format!(
+        "{PY}
+a = conn(autocommit=True); ca = a.cursor()
+def run(q):
+    try:
+        ca.execute(q); n = a._result.warning_count
+    except pymysql.MySQLError as e:
+        n = 'error %d' % e.args[0]
+    ca.execute('SHOW WARNINGS'); w = ca.fetchall()
+    print(n, w)
+run('CREATE DATABASE dg')
+run('CREATE DATABASE IF NOT EXISTS dg')
+run('CREATE TABLE dg.t (id INT PRIMARY KEY, u INT UNIQUE)')
+run('CREATE TABLE IF NOT EXISTS dg.t (id INT PRIMARY KEY)')
+run('INSERT INTO dg.t VALUES (1, 10), (2, 20)')
+run('INSERT IGNORE INTO dg.t VALUES (1, 11), (3, 20), (4, 40)')
+run('INSERT LOW_PRIORITY IGNORE INTO dg.t VALUES (5, 40)')
+run('INSERT IGNORE INTO dg.t VALUES (6, 60), (6, 61), (7, 60)')
+ca.execute('REPLACE INTO dg.t VALUES (30, 5), (31, 5), (30, 6)'); print('replaced', ca.rowcount)
+run('DROP TABLE IF EXISTS dg.nope, dg.t2')
+run('DROP DATABASE IF EXISTS nodb')
+run('SELECT * FROM dg.nope')
+for q in ['SHOW ERRORS', 'SHOW COUNT(*) WARNINGS', 'SHOW COUNT(*) ERRORS', 'SELECT @@warning_count, @@error_count']:
+    ca.execute(q); print(q, ca.fetchall())
+run('SELECT 1')
+ca.execute('SELECT @@warning_count, @@error_count'); print(ca.fetchall())
+ca.execute('SELECT COUNT(*) FROM dg.t'); print(ca.fetchall())
+"
+    );
+    let out = s.python(&script);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "0 ()",
+            "1 (('Note', 1007, \"Can't create database 'dg'; database exists\"),)",
+            "0 ()",
+            "1 (('Note', 1050, \"Table 't' already exists\"),)",
+            "0 ()",
+            "2 (('Warning', 1062, \"Duplicate entry '1' for key 't.PRIMARY'\"), ('Warning', 1062, \"Duplicate entry '20' for key 't.u'\"))",
+            "1 (('Warning', 1062, \"Duplicate entry '40' for key 't.u'\"),)",
+            "2 (('Warning', 1062, \"Duplicate entry '6' for key 't.PRIMARY'\"), ('Warning', 1062, \"Duplicate entry '60' for key 't.u'\"))",
+            "replaced 4",
+            "2 (('Note', 1051, \"Unknown table 'dg.nope'\"), ('Note', 1051, \"Unknown table 'dg.t2'\"))",
+            "1 (('Note', 1008, \"Can't drop database 'nodb'; database doesn't exist\"),)",
+            "error 1146 (('Error', 1146, \"Table 'dg.nope' doesn't exist\"),)",
+            "SHOW ERRORS (('Error', 1146, \"Table 'dg.nope' doesn't exist\"),)",
+            "SHOW COUNT(*) WARNINGS ((1,),)",
+            "SHOW COUNT(*) ERRORS ((1,),)",
+            "SELECT @@warning_count, @@error_count ((1, 1),)",
+            "0 ()",
+            "((0, 0),)",
+            "((6,),)",
+        ],
+        "{out}"
+    );
+}
+
+#[test]
 fn key_range_queries_run_without_a_plan_and_answer_like_one() {
     let s = TestServer::start();
     // `t` has a primary key, so its key ranges run directly; `u` holds the
