@@ -755,6 +755,9 @@ impl SqlSession {
                     Err(e) if e.code == super::engine::DEADLOCK && !settled => {
                         engine.settle_all(&mut w).await?;
                         settled = true;
+                        // The statement runs again from the start, and
+                        // raises its warnings again.
+                        self.diagnostics.clear();
                         continue;
                     }
                     other => other?,
