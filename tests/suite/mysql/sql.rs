@@ -101,6 +101,45 @@ except pymysql.err.OperationalError as e:
 }
 
 #[test]
+fn kill_query_interrupts_a_running_query_and_keeps_its_connection() {
+    let s = TestServer::start();
+    s.query("CREATE DATABASE kq; CREATE TABLE kq.t (id INT PRIMARY KEY)");
+    // 2,000 rows cross-joined three times: 8e9 rows, far longer than the test.
+    let script = format!(
+        "{PY}
+victim = conn(database='kq', autocommit=True); vc = victim.cursor()
+vc.execute('INSERT INTO t VALUES ' + ', '.join('(%d)' % i for i in range(2000)))
+result = []
+def run():
+    try:
+        vc.execute('SELECT SUM(a.id + b.id * c.id) FROM t a, t b, t c'); result.append(vc.fetchall())
+    except pymysql.MySQLError as e:
+        result.append(e.args[0])
+th = threading.Thread(target=run); th.start()
+admin = conn(); ac = admin.cursor()
+deadline = time.time() + 30
+while time.time() < deadline:
+    ac.execute('SHOW PROCESSLIST')
+    if any(r[0] == victim.thread_id() and r[4] == 'Query' for r in ac.fetchall()):
+        break
+    time.sleep(0.05)
+time.sleep(0.3)
+started = time.time()
+ac.execute('KILL QUERY %d' % victim.thread_id())
+th.join(30)
+print(result, 'in time' if time.time() - started < 30 else 'late')
+vc.execute('SELECT COUNT(*) FROM t'); print(vc.fetchall())
+"
+    );
+    let out = s.python(&script);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["[1317] in time", "((2000,),)"],
+        "{out}"
+    );
+}
+
+#[test]
 fn accounts_grants_and_access_denied() {
     let s = TestServer::start();
     s.query("CREATE DATABASE app; CREATE USER 'svc'@'%' IDENTIFIED BY 'Secr3t'; GRANT SELECT, INSERT ON app.* TO 'svc'@'%'");
