@@ -415,22 +415,15 @@ fn put_digits(buf: &mut Vec<u8>, mut v: u32, width: usize) {
     }
 }
 
-/// `YYYY-MM-DD` of a year in 0..=9999.
-fn put_date(buf: &mut Vec<u8>, y: u32, mo: u32, d: u32) {
-    put_digits(buf, y, 4);
-    buf.push(b'-');
-    put_digits(buf, mo, 2);
-    buf.push(b'-');
-    put_digits(buf, d, 2);
-}
-
-/// `HH:MM:SS` of a time of day.
-fn put_time_of_day(buf: &mut Vec<u8>, h: u32, mi: u32, s: u32) {
-    put_digits(buf, h, 2);
-    buf.push(b':');
-    put_digits(buf, mi, 2);
-    buf.push(b':');
-    put_digits(buf, s, 2);
+/// Three zero-padded numbers of the given widths joined by `sep`:
+/// `YYYY-MM-DD` (years 0..=9999) or `HH:MM:SS`.
+fn put_fields(buf: &mut Vec<u8>, fields: [(u32, usize); 3], sep: u8) {
+    for (i, (v, width)) in fields.into_iter().enumerate() {
+        if i > 0 {
+            buf.push(sep);
+        }
+        put_digits(buf, v, width);
+    }
 }
 
 fn text_value(buf: &mut Vec<u8>, c: &Col<'_>, row: usize, m: &ColumnMeta, s: &mut String) {
@@ -474,7 +467,7 @@ fn text_value(buf: &mut Vec<u8>, c: &Col<'_>, row: usize, m: &ColumnMeta, s: &mu
             match u32::try_from(y).ok().filter(|y| *y <= 9999) {
                 Some(y) => {
                     buf.push(10);
-                    put_date(buf, y, mo, d);
+                    put_fields(buf, [(y, 4), (mo, 2), (d, 2)], b'-');
                 }
                 None => {
                     s.clear();
@@ -489,9 +482,9 @@ fn text_value(buf: &mut Vec<u8>, c: &Col<'_>, row: usize, m: &ColumnMeta, s: &mu
                 Some(y) => {
                     let places = fraction_places(m.decimals);
                     buf.push(19 + if places > 0 { 1 + places as u8 } else { 0 });
-                    put_date(buf, y, mo, d);
+                    put_fields(buf, [(y, 4), (mo, 2), (d, 2)], b'-');
                     buf.push(b' ');
-                    put_time_of_day(buf, h, mi, se);
+                    put_fields(buf, [(h, 2), (mi, 2), (se, 2)], b':');
                     if places > 0 {
                         buf.push(b'.');
                         put_digits(buf, us / 10u32.pow(6 - places as u32), places);
