@@ -591,7 +591,7 @@ fn unions_derived_tables_and_ctes_name_columns_as_mysql() {
     );
     let out = s.query(
         "(SELECT 1, 'a'); \
-         SELECT 1, 'a' UNION ALL SELECT 2, 'b'; \
+         SELECT 1, 'a' UNION ALL SELECT 2, 'b' ORDER BY 1; \
          SELECT 1, 'x' AS y FROM DUAL; \
          SELECT * FROM (SELECT b, COUNT(*), 'k' FROM nm.t GROUP BY b) AS d ORDER BY b; \
          WITH c AS (SELECT b, 7 FROM nm.t WHERE a = 1) SELECT * FROM c",
