@@ -1,7 +1,9 @@
 //! floe's server: the MySQL protocol layer and the roles built on the storage crate.
 
+/// The protocol layer is its own crate (`node/mysql`); `floe::mysql` names it.
+pub use floe_mysql as mysql;
+
 pub mod maintenance;
-pub mod mysql;
 pub mod nodes;
 pub mod primary;
 pub mod reader;

@@ -18,7 +18,7 @@ pub use error::{ProtoError, SqlError};
 
 /// Locks `m`, carrying on after a panic elsewhere (every critical section
 /// here leaves its data whole).
-pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 pub use resultset::ColumnMeta;

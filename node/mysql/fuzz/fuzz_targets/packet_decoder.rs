@@ -1,12 +1,18 @@
 //! Feeds arbitrary client bytes through the packet decoder and every parser
 //! that sees client input before or after authentication. Run by hand:
-//! `cd node/fuzz && cargo fuzz run packet_decoder -- -max_total_time=600`.
+//! `cd node/mysql/fuzz && cargo fuzz run packet_decoder -- -max_total_time=600`.
 #![no_main]
 
-use floe::mysql::packet::PacketIo;
-use floe::mysql::resultset::ColumnMeta;
-use floe::mysql::stmt::Statement;
-use floe::mysql::wire;
+// floe's SQL lexer (multi-statement splitting, tokens) reads the same client
+// bytes; it depends on nothing, so it is compiled in here rather than building
+// all of floe (DataFusion, wasmtime) with fuzzing instrumentation.
+#[path = "../../../src/sql/text.rs"]
+mod text;
+
+use floe_mysql::packet::PacketIo;
+use floe_mysql::resultset::ColumnMeta;
+use floe_mysql::stmt::Statement;
+use floe_mysql::wire;
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
@@ -34,8 +40,8 @@ fuzz_target!(|data: &[u8]| {
                     .collect(),
             );
             let _ = stmt.bind(&packet);
-            let _ = floe::sql::text::split_statements(&text);
-            let _ = floe::sql::text::tokenize(&text);
+            let _ = text::split_statements(&text);
+            let _ = text::tokenize(&text);
         }
     });
 });
