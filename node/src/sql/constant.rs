@@ -109,6 +109,19 @@ impl ConstantSelect {
         &self.text
     }
 
+    /// Whether it reads `@@warning_count` or `@@error_count`, which must see
+    /// the previous statement's diagnostics rather than clear them.
+    pub fn reads_diagnostics(&self) -> bool {
+        self.items.iter().any(|item| match &item.value {
+            // `@@warning_count`, `@@session.warning_count`: the name after the scope.
+            Value::Var(v) => v.rsplit(['.', '@']).next().is_some_and(|name| {
+                name.eq_ignore_ascii_case("warning_count")
+                    || name.eq_ignore_ascii_case("error_count")
+            }),
+            _ => false,
+        })
+    }
+
     /// The one-row answer, or `None` if a variable is unknown (the
     /// general path reports that as MySQL does).
     pub fn answer(&self, vars: &Vars) -> Option<(Arc<Schema>, RecordBatch)> {

@@ -20,7 +20,7 @@ use floe_storage::TableId;
 use futures::FutureExt;
 
 use super::catalog::{self, DefaultValue, TableMeta, TableRef};
-use super::engine::{WriteSet, WriteState};
+use super::engine::{Taken, WriteSet, WriteState};
 use super::provider::{PENDING, ROWID};
 use super::session::SqlSession;
 use super::types::{check_length, column_from_text};
@@ -508,12 +508,12 @@ async fn add_rows(
             .and_then(|x| x.writes.deletes.get(&t.id))
             .map(|d| d.iter().copied().collect())
             .unwrap_or_default();
-        let dups: Vec<Option<u64>> = dups
+        let dups: Vec<Option<Taken>> = dups
             .into_iter()
-            .map(|d| d.filter(|id| !dead.contains(id)))
+            .map(|d| d.filter(|d| !dead.contains(&d.row)))
             .collect();
         if replace {
-            let mut del: Vec<u64> = dups.iter().flatten().copied().collect();
+            let mut del: Vec<u64> = dups.iter().flatten().map(|d| d.row).collect();
             del.sort_unstable();
             del.dedup();
             affected += del.len() as u64;
@@ -539,8 +539,9 @@ async fn add_rows(
                 // IGNORE: a row whose key a row before it took is left out
                 // too; each row left out is a warning, in row order.
                 let mut ignored = s.engine.repeats(w, t.id, &batch, &left_out, false)?;
-                for (r, _) in dups.iter().enumerate().filter(|(_, d)| d.is_some()) {
-                    if let Some(e) = s.engine.duplicate_entry(w, t.id, &batch, r) {
+                for (r, d) in dups.iter().enumerate() {
+                    if let Some(e) = d.and_then(|d| s.engine.duplicate_entry(w, t.id, &batch, r, d))
+                    {
                         ignored.push((r, e));
                     }
                 }
@@ -559,7 +560,9 @@ async fn add_rows(
                 let mut del = Vec::new();
                 let mut updated = Vec::new();
                 for (r, d) in dups.iter().enumerate() {
-                    let Some(id) = d else { continue };
+                    let Some(Taken { row: id, .. }) = d else {
+                        continue;
+                    };
                     let old = s.engine.with_state(|st| {
                         st.table(t.id).and_then(|tt| {
                             tt.row(floe_storage::RowAddr {

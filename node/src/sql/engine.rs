@@ -45,6 +45,15 @@ impl WriteSet {
     }
 }
 
+/// A committed row holding one of a new row's unique keys.
+#[derive(Clone, Copy, Debug)]
+pub struct Taken {
+    /// The row's id.
+    pub row: u64,
+    /// Which of the table's unique keys it holds (an index into them).
+    pub key: usize,
+}
+
 /// One unique key's index: encoded key -> row id, in key order (the
 /// encoding preserves the columns' order, so ranges of keys are ranges here).
 struct KeyIndex {
@@ -729,9 +738,9 @@ impl SqlEngine {
         w: &mut WriteState,
         table: TableId,
         batch: &RecordBatch,
-    ) -> Result<Vec<Option<u64>>, SqlError> {
+    ) -> Result<Vec<Option<Taken>>, SqlError> {
         let found = self.duplicates(w, table, batch)?;
-        if found.iter().flatten().all(|id| id & INFLIGHT == 0) {
+        if found.iter().flatten().all(|t| t.row & INFLIGHT == 0) {
             return Ok(found);
         }
         // A key of a commit in flight: wait for its row id.
@@ -739,23 +748,18 @@ impl SqlEngine {
         self.duplicates(w, table, batch)
     }
 
-    /// ER_DUP_ENTRY for row `r` of `batch`, naming the first unique key of
-    /// `table` that already holds its value (INSERT IGNORE's warning).
+    /// ER_DUP_ENTRY for row `r` of `batch`, whose key `taken` found
+    /// (INSERT IGNORE's warning).
     pub fn duplicate_entry(
         &self,
         w: &mut WriteState,
         table: TableId,
         batch: &RecordBatch,
         r: usize,
+        taken: Taken,
     ) -> Option<SqlError> {
         let keys = self.keys(w, table).ok()?;
-        let row = batch.slice(r, 1);
-        keys.keys.iter().find_map(|k| {
-            let key = k.encode(&row).ok()?.pop()??;
-            k.map
-                .contains_key(&key)
-                .then(|| k.duplicate(&keys.name, &row, 0))
-        })
+        Some(keys.keys.get(taken.key)?.duplicate(&keys.name, batch, r))
     }
 
     /// Rows of `batch` that share a unique key with another row of it,
@@ -813,10 +817,10 @@ impl SqlEngine {
         w: &mut WriteState,
         table: TableId,
         batch: &RecordBatch,
-    ) -> Result<Vec<Option<u64>>, SqlError> {
+    ) -> Result<Vec<Option<Taken>>, SqlError> {
         let k = self.keys(w, table)?;
         let mut out = vec![None; batch.num_rows()];
-        for idx in &k.keys {
+        for (i, idx) in k.keys.iter().enumerate() {
             let encoded = idx.encode(batch)?;
             if idx.appends(&encoded).1 {
                 continue;
@@ -825,7 +829,7 @@ impl SqlEngine {
                 if out[r].is_none()
                     && let Some(key) = key
                 {
-                    out[r] = idx.map.get(&key).copied();
+                    out[r] = idx.map.get(&key).map(|&row| Taken { row, key: i });
                 }
             }
         }

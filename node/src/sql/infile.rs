@@ -201,7 +201,7 @@ impl Part {
             let dups = engine.find_duplicate(&mut w, self.table, &batch).await?;
             if self.dup == OnDuplicate::Replace {
                 ws.deletes
-                    .insert(self.table, dups.iter().flatten().copied().collect());
+                    .insert(self.table, dups.iter().flatten().map(|d| d.row).collect());
             } else {
                 let keep: BooleanArray = dups.iter().map(|d| Some(d.is_none())).collect();
                 let before = batch.num_rows();

@@ -73,10 +73,7 @@ impl Stmt {
                 t.eat("SHOW");
                 t.eat("WARNINGS") || t.eat("ERRORS") || t.eat("COUNT")
             }
-            Stmt::Constant(c) => {
-                let text = c.text().to_ascii_lowercase();
-                text.contains("warning_count") || text.contains("error_count")
-            }
+            Stmt::Constant(c) => c.reads_diagnostics(),
             _ => false,
         }
     }

@@ -214,7 +214,7 @@ impl<'a> Reader<'a> {
     }
 
     /// An unquoted ASCII word that does not start with a digit.
-    pub(super) fn word(&mut self) -> Option<&'a str> {
+    fn word(&mut self) -> Option<&'a str> {
         self.skip_space();
         let start = self.at;
         if self.b.get(start).is_none_or(u8::is_ascii_digit) {

@@ -4,7 +4,8 @@
 use super::server::TestServer;
 
 const PY: &str = "import os, pymysql, threading, time\nport = int(os.environ['FLOE_PORT'])\n\
-def conn(**kw):\n    return pymysql.connect(host='127.0.0.1', port=port, user='root', password='', **kw)\n";
+def conn(**kw):\n    return pymysql.connect(host='127.0.0.1', port=port, user='root', password='', **kw)\n\
+def status(cur, name):\n    cur.execute('SHOW STATUS LIKE %s', (name,)); return int(cur.fetchall()[0][1])\n";
 
 #[test]
 fn transactions_commit_roll_back_and_read_their_own_writes() {
@@ -301,13 +302,11 @@ fn primary_key_point_lookups_answer_like_a_scan() {
 a = conn(database='pk', autocommit=True); b = conn(database='pk', autocommit=True)
 ca = a.cursor(); cb = b.cursor()
 ca.execute(\"INSERT INTO t VALUES (1, 'one', 10), (2, 'two', 20), (3, NULL, 30)\")
-def status():
-    ca.execute(\"SHOW STATUS LIKE 'floe_point_lookups'\"); return int(ca.fetchall()[0][1])
-before = status()
+before = status(ca, 'floe_point_lookups')
 for q in ['SELECT * FROM t WHERE id = 2', \"SELECT v, n FROM t WHERE id = '3'\", 'SELECT n FROM t WHERE 1 = id',
           'SELECT v FROM t WHERE id = 9', 'SELECT id FROM pk.t WHERE id = 1']:
     ca.execute(q); print(ca.fetchall())
-print('fast', status() - before)
+print('fast', status(ca, 'floe_point_lookups') - before)
 # Updates and deletes are seen at once.
 ca.execute(\"UPDATE t SET v = 'uno' WHERE id = 1\"); ca.execute('DELETE FROM t WHERE id = 2')
 ca.execute('SELECT v FROM t WHERE id = 1'); print(ca.fetchall())
@@ -466,8 +465,6 @@ fn inserts_of_literal_rows_skip_the_parser_and_do_what_it_would() {
     let script = format!(
         "{PY}
 a = conn(database='li', autocommit=True); ca = a.cursor()
-def status():
-    ca.execute(\"SHOW STATUS LIKE 'floe_literal_inserts'\"); return int(ca.fetchall()[0][1])
 def run(q):
     try:
         ca.execute(q); return ca.rowcount, ca.lastrowid
@@ -488,14 +485,14 @@ statements = [
   \"INSERT INTO T (id) VALUES (33, 1)\",
   \"INSERT INTO li.`T` (`id`, `n`) VALUES (40, 0), (41, NULL)\",
 ]
-before = status()
+before = status(ca, 'floe_literal_inserts')
 for q in statements:
     fast = run(q.replace('INTO T', 'INTO t').replace('`T`', '`t`'))
     slow = run(q.replace('INSERT INTO', 'INSERT LOW_PRIORITY INTO').replace('INSERT IGNORE', 'INSERT LOW_PRIORITY IGNORE')
              .replace('REPLACE INTO', 'REPLACE LOW_PRIORITY INTO').replace('INTO T', 'INTO u').replace('`T`', '`u`'))
     if fast != slow: print('DIFFER', q, fast, slow)
     print(fast)
-print('read', status() - before)
+print('read', status(ca, 'floe_literal_inserts') - before)
 ca.execute('SELECT * FROM t ORDER BY id'); t = ca.fetchall()
 ca.execute('SELECT * FROM u ORDER BY id'); u = ca.fetchall()
 if t != u: print('DIFFER', t, u)
@@ -542,8 +539,6 @@ fn constant_selects_skip_the_parser_and_answer_like_it() {
     let script = format!(
         "{PY}
 a = conn(autocommit=True); ca = a.cursor()
-def status():
-    ca.execute(\"SHOW STATUS LIKE 'floe_constant_selects'\"); return int(ca.fetchall()[0][1])
 def run(q):
     try:
         ca.execute(q); return ca.fetchall(), [(d[0], d[1]) for d in ca.description]
@@ -555,13 +550,13 @@ statements = [
   'SELECT @@session.autocommit AS `ac`, @@SQL_MODE',
   'SELECT @@no_such_variable',
 ]
-before = status()
+before = status(ca, 'floe_constant_selects')
 for q in statements:
     fast = run(q)
     slow = run(q.replace(' limit', ' FROM DUAL limit') if ' limit' in q else q + ' FROM dual')
     if fast != slow: print('DIFFER', q, fast, slow)
     print(fast)
-print('read', status() - before)
+print('read', status(ca, 'floe_constant_selects') - before)
 ca.execute('SET SESSION autocommit = 0')
 print(run('SELECT @@autocommit'))
 "
@@ -682,8 +677,6 @@ fn key_range_queries_run_without_a_plan_and_answer_like_one() {
 a = conn(database='dq', autocommit=True); ca = a.cursor()
 rows = ', '.join(\"(%d, %s, 'c%d', %d.%02d, '2026-0%d-1%d 10:00:00')\" % (i, 'NULL' if i % 5 == 0 else str(i % 4), i % 6, i, i, 1 + i % 9, i % 10) for i in range(1, 41))
 ca.execute('INSERT INTO t VALUES ' + rows); ca.execute('INSERT INTO u VALUES ' + rows)
-def status(name):
-    ca.execute(\"SHOW STATUS LIKE '%s'\" % name); return int(ca.fetchall()[0][1])
 def run(q):
     try:
         ca.execute(q); return ca.fetchall(), [d[:2] for d in ca.description or []]
@@ -710,9 +703,9 @@ queries = [
   'SELECT SUM(v) FROM t WHERE id BETWEEN 100 AND 200',
   'SELECT id FROM t WHERE id BETWEEN 1 AND 30 AND c = \\'c1\\' ORDER BY id',
 ]
-before = status('floe_direct_queries')
+before = status(ca, 'floe_direct_queries')
 for q in queries: print(same(q))
-print('direct', status('floe_direct_queries') - before)
+print('direct', status(ca, 'floe_direct_queries') - before)
 # Errors are the planned path's.
 print(same('SELECT nosuch FROM t WHERE id < 3'), same('SELECT SUM(c FROM t WHERE id < 3'), same('SELECT c FROM t WHERE id < 3 ORDER BY 2'))
 # A transaction sees its own writes in the range.
@@ -722,10 +715,10 @@ for tbl in ('t', 'u'):
     ca.execute('UPDATE %s SET v = 100 WHERE id = 2' % tbl); ca.execute('DELETE FROM %s WHERE id = 3' % tbl)
 print(same('SELECT SUM(v), COUNT(*), MAX(c) FROM t WHERE id BETWEEN 1 AND 50'))
 ca.execute('COMMIT')
-before = status('floe_direct_queries')
+before = status(ca, 'floe_direct_queries')
 ca.execute('UPDATE t SET v = v + 10, c = CONCAT(c, \\'+\\') WHERE id BETWEEN 6 AND 8'); print('updated', ca.rowcount)
 ca.execute('DELETE FROM t WHERE id IN (9, 10) AND v IS NOT NULL'); print('deleted', ca.rowcount)
-print('direct writes', status('floe_direct_queries') - before)
+print('direct writes', status(ca, 'floe_direct_queries') - before)
 ca.execute('SELECT id, v, c FROM t WHERE id BETWEEN 5 AND 11'); print(ca.fetchall())
 # Select lists planned once are reused, and never outlive the table's shape.
 q = 'SELECT SUM(v) + COUNT(*) * 2, MAX(c), MIN(v - 1) FROM t WHERE id BETWEEN 5 AND 8'
