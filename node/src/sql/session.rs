@@ -963,7 +963,15 @@ impl Session for SqlSession {
             Ok(Outcome::Done(done)) => {
                 done.warnings = u16::try_from(self.diagnostics.warning_count()).unwrap_or(u16::MAX)
             }
-            Err(e) => self.diagnostics.push(Level::Error, e.clone()),
+            Err(e) => {
+                // A deadlock rolls back the whole transaction, as InnoDB's
+                // does: a client that starts it over must not find (or, by
+                // its next BEGIN, commit) the writes before the failure.
+                if e.code == super::engine::DEADLOCK {
+                    self.txn = None;
+                }
+                self.diagnostics.push(Level::Error, e.clone())
+            }
             Ok(_) => {}
         }
         self.publish_counts();

@@ -43,6 +43,16 @@ try:
 except pymysql.err.OperationalError as e:
     print('conflict', e.args[0])
 cb.execute('SELECT balance FROM acct WHERE id = 3'); print(cb.fetchall())
+# A deadlock rolls back the whole transaction (InnoDB's rule): the commit
+# after it commits nothing of it.
+ca.execute('BEGIN'); ca.execute('INSERT INTO acct VALUES (5, 5)')
+cb.execute('UPDATE acct SET balance = 1 WHERE id = 3'); b.commit()
+try:
+    ca.execute('UPDATE acct SET balance = 2 WHERE id = 3')
+except pymysql.err.OperationalError as e:
+    print('deadlock', e.args[0])
+a.commit()
+ca.execute('SELECT id, balance FROM acct WHERE id >= 3 ORDER BY id'); print(ca.fetchall())
 "
     );
     let out = s.python(&script);
@@ -58,6 +68,8 @@ cb.execute('SELECT balance FROM acct WHERE id = 3'); print(cb.fetchall())
             "((1,), (2,), (3,))",
             "conflict 1213",
             "((0,),)",
+            "deadlock 1213",
+            "((3, 1),)",
         ],
         "{out}"
     );
