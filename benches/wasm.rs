@@ -253,7 +253,7 @@ impl AggregateUDFImpl for NativeHll {
 }
 
 fn register_wasm(ctx: &SessionContext, runtime: &Arc<Runtime>, dir: &Path) {
-    let limits = SessionLimits::new(Duration::from_secs(600));
+    let limits = SessionLimits::new(Duration::from_secs(600), None);
     for (file, names) in [
         ("daypart.wasm", &["daypart"][..]),
         ("pii_mask.wasm", &["mask_pii"][..]),

@@ -3,6 +3,7 @@
 /// The protocol layer is its own crate (`node/mysql`); `floe::mysql` names it.
 pub use floe_mysql as mysql;
 
+pub mod blocking;
 pub mod maintenance;
 pub mod nodes;
 pub mod primary;

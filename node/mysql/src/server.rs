@@ -104,7 +104,9 @@ pub struct ConnState {
     /// (command, since, statement text)
     pub command: Mutex<(&'static str, Instant, Option<String>)>,
     pub kill_connection: Flag,
-    pub kill_query: Flag,
+    /// Shared with the session, whose long synchronous work (plugin calls)
+    /// polls it rather than waiting to be dropped.
+    pub kill_query: Arc<Flag>,
 }
 
 impl ConnState {
@@ -117,6 +119,7 @@ impl ConnState {
             user: user.to_string(),
             host: self.host.clone(),
             registry: registry.clone(),
+            kill_query: self.kill_query.clone(),
         }
     }
 
@@ -160,7 +163,7 @@ impl Registry {
             db: Mutex::new(None),
             command: Mutex::new(("Connect", Instant::now(), None)),
             kill_connection: Flag::default(),
-            kill_query: Flag::default(),
+            kill_query: Arc::default(),
         });
         lock(&self.conns).insert(id, state.clone());
         state

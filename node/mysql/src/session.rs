@@ -16,7 +16,7 @@ pub use mysql_common::value::Value;
 use super::auth::Credentials;
 use super::error::SqlError;
 use super::resultset::ColumnMeta;
-use super::server::Registry;
+use super::server::{Flag, Registry};
 pub use super::wire::Done;
 
 /// Who is connected, and a handle on the server for KILL / SHOW PROCESSLIST.
@@ -26,6 +26,9 @@ pub struct SessionContext {
     pub user: String,
     pub host: String,
     pub registry: Arc<Registry>,
+    /// Raised by `KILL QUERY` on this connection (lowered as each statement
+    /// starts).
+    pub kill_query: Arc<Flag>,
 }
 
 pub trait Engine: Send + Sync + 'static {

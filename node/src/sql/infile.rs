@@ -152,11 +152,7 @@ enum Rows {
 /// this one on its worker (the part being committed) move to another
 /// thread; otherwise the two halves of a load take turns on one core.
 fn cpu_bound<R>(f: impl FnOnce() -> R) -> R {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
-        _ => f(),
-    }
+    crate::blocking::in_place(f)
 }
 
 /// A part of a load, committed.

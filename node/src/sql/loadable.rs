@@ -23,6 +23,7 @@ pub fn sql_error(e: &PluginError) -> SqlError {
         PluginError::NotFound(_) => (1305, "42000"),
         PluginError::Arguments { .. } => (1123, "HY000"),
         PluginError::Timeout { .. } => (3024, "HY000"),
+        PluginError::Interrupted { .. } => return SqlError::interrupted(),
         PluginError::Memory { .. } => (1041, "HY000"),
         PluginError::Panic { .. }
         | PluginError::Trap { .. }

@@ -373,7 +373,14 @@ impl SqlSession {
         df.register_udf(udf_u64("last_insert_id", move || {
             s.lock().map(|s| s.last_insert_id).unwrap_or(0)
         }));
-        let limits = crate::wasm::udf::SessionLimits::new(engine.plugins.options.call_timeout);
+        // KILL QUERY reaches plugin calls through the connection's flag.
+        let kill_query = ctx.kill_query.clone();
+        let limits = crate::wasm::udf::SessionLimits::new(
+            engine.plugins.options.call_timeout,
+            Some(crate::wasm::plugin::Interrupt::new(move || {
+                kill_query.is_raised()
+            })),
+        );
         Ok(SqlSession {
             engine,
             ctx,

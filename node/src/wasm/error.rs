@@ -30,6 +30,9 @@ pub enum PluginError {
     /// The call ran past the statement's time limit.
     #[error("function '{name}' ran past its time limit of {millis} ms")]
     Timeout { name: String, millis: u64 },
+    /// The statement was cancelled (`KILL QUERY`) during the call.
+    #[error("function '{name}' was interrupted")]
+    Interrupted { name: String },
     #[error("function '{name}' needed more than its memory limit of {limit_mib} MiB")]
     Memory { name: String, limit_mib: usize },
     #[error("function '{name}' panicked: {message}")]

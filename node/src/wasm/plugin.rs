@@ -31,12 +31,35 @@ pub struct Spec {
 }
 
 /// Time limits of calls: the statement's deadline (`max_execution_time`)
-/// if it has one, and a bound on each call.
-#[derive(Clone, Copy, Debug)]
+/// if it has one, a bound on each call, and the statement's cancellation.
+#[derive(Clone, Debug)]
 pub struct Limits {
     /// When the statement must end, and its limit in milliseconds.
     pub statement: Option<(Instant, u64)>,
     pub per_call: Duration,
+    pub interrupt: Option<Interrupt>,
+}
+
+/// Whether the statement running a call was cancelled (`KILL QUERY`). A
+/// call runs synchronously inside the query's execution, which cannot be
+/// dropped until it returns, so the call polls this at every epoch tick.
+#[derive(Clone)]
+pub struct Interrupt(Arc<dyn Fn() -> bool + Send + Sync>);
+
+impl Interrupt {
+    pub fn new(raised: impl Fn() -> bool + Send + Sync + 'static) -> Interrupt {
+        Interrupt(Arc::new(raised))
+    }
+
+    pub fn is_raised(&self) -> bool {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Interrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Interrupt(raised: {})", self.is_raised())
+    }
 }
 
 impl Limits {
@@ -65,6 +88,8 @@ pub struct Sandbox {
     deadline: Option<Instant>,
     deadline_millis: u64,
     timed_out: bool,
+    interrupt: Option<Interrupt>,
+    interrupted: bool,
 }
 
 impl ResourceLimiter for Sandbox {
@@ -205,6 +230,7 @@ impl Plugin {
         let limits = Limits {
             statement: None,
             per_call: Duration::from_secs(5),
+            interrupt: None,
         };
         let described = plugin
             .with_instance(&describe, limits, |i| {
@@ -240,11 +266,17 @@ impl Plugin {
                 deadline: Some(Instant::now() + self.runtime.options.call_timeout),
                 deadline_millis: self.runtime.options.call_timeout.as_millis() as u64,
                 timed_out: false,
+                interrupt: None,
+                interrupted: false,
             },
         );
         store.limiter(|s| s);
         store.epoch_deadline_callback(|mut ctx: StoreContextMut<Sandbox>| {
             let s = ctx.data_mut();
+            if s.interrupt.as_ref().is_some_and(Interrupt::is_raised) {
+                s.interrupted = true;
+                return Ok(UpdateDeadline::Interrupt);
+            }
             if s.deadline.is_some_and(|d| Instant::now() >= d) {
                 s.timed_out = true;
                 return Ok(UpdateDeadline::Interrupt);
@@ -284,7 +316,8 @@ impl Plugin {
     ) -> Result<R, PluginError> {
         let mut instance = self.checkout()?;
         self.prepare(&mut instance, spec, limits);
-        match f(&mut instance) {
+        // A call may run up to its time limit: off the worker's hands.
+        match crate::blocking::in_place(|| f(&mut instance)) {
             Ok(r) => {
                 self.checkin(instance);
                 Ok(r)
@@ -299,9 +332,11 @@ impl Plugin {
         s.memory_denied = false;
         s.panic = None;
         s.timed_out = false;
+        s.interrupted = false;
         let (deadline, millis) = limits.deadline();
         s.deadline = Some(deadline);
         s.deadline_millis = millis;
+        s.interrupt = limits.interrupt;
         // Capabilities only for functions that declared them, and only
         // those this node grants.
         s.clock = !spec.deterministic && spec.clock && opts.grant_clock;
@@ -313,6 +348,9 @@ impl Plugin {
     fn fault(&self, instance: &Instance, spec: &Spec, e: &wasmtime::Error) -> PluginError {
         let name = spec.name.clone();
         let s = instance.store.data();
+        if s.interrupted {
+            return PluginError::Interrupted { name };
+        }
         if s.timed_out || e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
             return PluginError::Timeout {
                 name,
@@ -373,7 +411,7 @@ impl Plugin {
         limits: Limits,
     ) -> Result<Accumulator, PluginError> {
         let mut instance = self.checkout()?;
-        self.prepare(&mut instance, spec, limits);
+        self.prepare(&mut instance, spec, limits.clone());
         let made = instance
             .bindings
             .floe_plugin_functions()
@@ -482,8 +520,9 @@ impl Accumulator {
                 message: "the accumulator failed earlier".into(),
             });
         };
-        self.plugin.prepare(instance, &self.spec, self.limits);
-        match f(&instance.bindings, &mut instance.store, handle) {
+        self.plugin
+            .prepare(instance, &self.spec, self.limits.clone());
+        match crate::blocking::in_place(|| f(&instance.bindings, &mut instance.store, handle)) {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(message)) => Err(PluginError::Failed {
                 name: self.spec.name.clone(),
@@ -567,6 +606,7 @@ impl Drop for Accumulator {
             let limits = Limits {
                 statement: None,
                 per_call: Duration::from_secs(1),
+                interrupt: None,
             };
             self.plugin.prepare(&mut instance, &self.spec, limits);
             if handle.resource_drop(&mut instance.store).is_ok() {

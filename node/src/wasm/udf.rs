@@ -19,13 +19,14 @@ use datafusion::scalar::ScalarValue;
 
 use super::convert;
 use super::error::PluginError;
-use super::plugin::{self, Limits, Plugin, Spec};
+use super::plugin::{self, Interrupt, Limits, Plugin, Spec};
 
 /// The time limits of one session's statements, shared with its functions.
 #[derive(Debug)]
 pub struct SessionLimits {
     statement: Mutex<Option<(Instant, u64)>>,
     per_call: Duration,
+    interrupt: Option<Interrupt>,
     /// A call of this statement that timed out (function, limit): later
     /// calls fail at once instead of spinning again (the planner may try
     /// a constant call several times before execution does).
@@ -33,10 +34,11 @@ pub struct SessionLimits {
 }
 
 impl SessionLimits {
-    pub fn new(per_call: Duration) -> Arc<SessionLimits> {
+    pub fn new(per_call: Duration, interrupt: Option<Interrupt>) -> Arc<SessionLimits> {
         Arc::new(SessionLimits {
             statement: Mutex::new(None),
             per_call,
+            interrupt,
             timed_out: Mutex::new(None),
         })
     }
@@ -69,6 +71,7 @@ impl SessionLimits {
         Limits {
             statement: self.statement.lock().ok().and_then(|s| *s),
             per_call: self.per_call,
+            interrupt: self.interrupt.clone(),
         }
     }
 }

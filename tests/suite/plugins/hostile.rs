@@ -101,6 +101,39 @@ fn hostile_plugins_fail_their_own_query_and_the_node_keeps_serving() {
         assert!(message.contains("1500 ms"), "{message}");
         assert!(started.elapsed() < Duration::from_secs(10));
 
+        // KILL QUERY ends a running call at once (1317), not at its time
+        // limit, and the killed connection goes on.
+        let (id_tx, id_rx) = tokio::sync::oneshot::channel();
+        let victim = tokio::spawn({
+            let primary = primary.clone();
+            async move {
+                let mut v = primary.get_conn().await.unwrap();
+                let id: u64 = one(&mut v, "SELECT CONNECTION_ID()").await;
+                id_tx.send(id).unwrap();
+                let started = Instant::now();
+                let e = error_of(&mut v, "SELECT spin(1)").await;
+                let took = started.elapsed();
+                (
+                    e,
+                    took,
+                    one::<i64>(&mut v, "SELECT COUNT(*) FROM h.t").await,
+                )
+            }
+        });
+        let id = id_rx.await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        c.query_drop(format!("KILL QUERY {id}")).await.unwrap();
+        let ((code, message), took, after) = victim.await.unwrap();
+        assert_eq!(
+            (code, message.as_str()),
+            (1317, "Query execution was interrupted")
+        );
+        assert!(
+            took < Duration::from_millis(1400),
+            "the call ended after {took:?}, by its own 1500 ms limit rather than the KILL"
+        );
+        assert_eq!(after, 3);
+
         let misdeeds: &[(&str, u16, &str)] = &[
             ("SELECT hog(1)", 1041, "memory limit of 16 MiB"),
             (
