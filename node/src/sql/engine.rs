@@ -177,7 +177,9 @@ pub struct SqlEngine {
     pub source: Source,
     /// The node's WebAssembly plugins (functions installed in the catalog).
     pub plugins: Arc<crate::wasm::Plugins>,
-    write: tokio::sync::Mutex<WriteState>,
+    /// Writers hold it for a whole statement; key lookups of reads share it
+    /// (they only read the indexes, and would otherwise queue one by one).
+    write: tokio::sync::RwLock<WriteState>,
     pub started: Instant,
     /// Point lookups answered from the key index (SHOW STATUS).
     pub point_lookups: std::sync::atomic::AtomicU64,
@@ -284,7 +286,7 @@ impl SqlEngine {
         SqlEngine {
             source,
             plugins,
-            write: tokio::sync::Mutex::new(WriteState::default()),
+            write: tokio::sync::RwLock::new(WriteState::default()),
             started: Instant::now(),
             point_lookups: Default::default(),
             key_range_reads: Default::default(),
@@ -460,21 +462,32 @@ impl SqlEngine {
 
     /// The write lock, with the index entries of commits applied since it
     /// was last held made final.
-    pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, WriteState> {
-        let mut w = self.write.lock().await;
+    pub async fn lock(&self) -> tokio::sync::RwLockWriteGuard<'_, WriteState> {
+        let mut w = self.write.write().await;
         self.reconcile(&mut w);
         w
+    }
+
+    /// Whether commits applied since the index last caught up have entries
+    /// left to make final (`reconcile`).
+    fn unreconciled(&self, w: &WriteState) -> bool {
+        let Source::Writer(writer) = &self.source else {
+            return false;
+        };
+        w.inflight
+            .first_key_value()
+            .is_some_and(|(&lsn, _)| lsn <= writer.applied_lsn())
     }
 
     /// Gives the rows of applied in-flight commits their row ids in the
     /// indexes, and frees the rows they deleted.
     fn reconcile(&self, w: &mut WriteState) {
+        if !self.unreconciled(w) {
+            return;
+        }
         let Source::Writer(writer) = &self.source else {
             return;
         };
-        if w.inflight.is_empty() {
-            return;
-        }
         let applied = writer.applied_lsn();
         while let Some(entry) = w.inflight.first_entry() {
             if *entry.key() > applied {
@@ -651,14 +664,43 @@ impl SqlEngine {
         if self.keys(w, table).is_err() {
             return Ok(None);
         }
-        let (Some(keys), Some(tsnap)) = (w.tables.get(&table), snap.tables.get(&table)) else {
-            return Ok(None);
-        };
-        let Some(pk) = keys.primary() else {
-            return Ok(None);
-        };
+        Ok(self.key_rows(w, snap, table, bounds, max))
+    }
+
+    /// [`Self::primary_key_rows`] for a read, which holds no write lock: it
+    /// shares the lock with other reads when the index is built and caught
+    /// up (`snap` was taken before), and takes it alone only to bring it so.
+    pub async fn primary_key_rows_shared(
+        &self,
+        snap: &Snapshot,
+        table: TableId,
+        bounds: &KeyBounds,
+        max: usize,
+    ) -> Result<Option<Vec<u64>>, SqlError> {
+        {
+            let w = self.write.read().await;
+            if w.tables.contains_key(&table) && !self.unreconciled(&w) {
+                return Ok(self.key_rows(&w, snap, table, bounds, max));
+            }
+        }
+        let mut w = self.lock().await;
+        self.primary_key_rows(&mut w, snap, table, bounds, max)
+    }
+
+    /// The lookup itself, on an index built and caught up with `snap`.
+    fn key_rows(
+        &self,
+        w: &WriteState,
+        snap: &Snapshot,
+        table: TableId,
+        bounds: &KeyBounds,
+        max: usize,
+    ) -> Option<Vec<u64>> {
+        let keys = w.tables.get(&table)?;
+        let tsnap = snap.tables.get(&table)?;
+        let pk = keys.primary()?;
         if snap.lsn < keys.horizon {
-            return Ok(None);
+            return None;
         }
         // A row of a commit in flight is in no snapshot older than the
         // commit; for a newer snapshot the index does not know its id yet.
@@ -669,40 +711,36 @@ impl SqlEngine {
         match bounds {
             KeyBounds::Points(points) => {
                 for p in points {
-                    let Some(older) = keys.older_rows(p, snap.lsn) else {
-                        return Ok(None);
-                    };
+                    let older = keys.older_rows(p, snap.lsn)?;
                     found.extend(pk.map.get(p).map(|id| (p, *id)));
                     found.extend(older.map(|id| (p, id)));
                 }
             }
             KeyBounds::Range(lo, hi) => {
                 if keyrange::is_empty(lo, hi) {
-                    return Ok(Some(Vec::new()));
+                    return Some(Vec::new());
                 }
                 let range = (lo.clone(), hi.clone());
                 for (key, id) in pk.map.range(range.clone()).take(max + 1) {
                     found.push((key, *id));
                 }
                 for (key, _) in keys.changed.range(range) {
-                    let Some(older) = keys.older_rows(key, snap.lsn) else {
-                        return Ok(None);
-                    };
+                    let older = keys.older_rows(key, snap.lsn)?;
                     found.extend(older.map(|id| (key, id)));
                 }
                 found.sort_by(|a, b| a.0.cmp(b.0));
             }
         }
         if found.len() > max || found.iter().any(|(_, id)| unknown(*id)) {
-            return Ok(None);
+            return None;
         }
-        Ok(Some(
+        Some(
             found
                 .into_iter()
                 .map(|(_, id)| id)
                 .filter(|&id| id & INFLIGHT == 0 && tsnap.is_live(addr(id)))
                 .collect(),
-        ))
+        )
     }
 
     /// Reserves `n` AUTO_INCREMENT values; returns the first.

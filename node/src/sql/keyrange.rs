@@ -325,17 +325,17 @@ pub fn named_table(s: &SqlSession, name: &ObjectName) -> Option<TableRef> {
 
 /// Sets the view for a statement and returns the rows of `table` within
 /// `bounds` in it (`None`: the index cannot say). The snapshot is taken
-/// first and the index read under the write lock after, so the index is
-/// at least as new as the snapshot.
+/// first and the index read after, so the index is at least as new as the
+/// snapshot.
 pub async fn rows_in_view(
     s: &SqlSession,
     table: TableId,
     bounds: &KeyBounds,
 ) -> Result<Option<Vec<u64>>, SqlError> {
     let snap = s.set_view(false);
-    let mut w = s.engine.lock().await;
     s.engine
-        .primary_key_rows(&mut w, &snap, table, bounds, MAX_ROWS)
+        .primary_key_rows_shared(&snap, table, bounds, MAX_ROWS)
+        .await
 }
 
 /// Confines the query `stmt` to the rows its primary-key range names, when
