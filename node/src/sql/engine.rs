@@ -482,12 +482,12 @@ impl SqlEngine {
     /// Gives the rows of applied in-flight commits their row ids in the
     /// indexes, and frees the rows they deleted.
     fn reconcile(&self, w: &mut WriteState) {
-        if !self.unreconciled(w) {
-            return;
-        }
         let Source::Writer(writer) = &self.source else {
             return;
         };
+        if w.inflight.is_empty() {
+            return;
+        }
         let applied = writer.applied_lsn();
         while let Some(entry) = w.inflight.first_entry() {
             if *entry.key() > applied {

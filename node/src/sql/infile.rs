@@ -148,13 +148,6 @@ enum Rows {
     Text(Pending),
 }
 
-/// Runs parsing or building on this thread while the tasks queued behind
-/// this one on its worker (the part being committed) move to another
-/// thread; otherwise the two halves of a load take turns on one core.
-fn cpu_bound<R>(f: impl FnOnce() -> R) -> R {
-    crate::blocking::in_place(f)
-}
-
 /// A part of a load, committed.
 struct Committed {
     /// Its text buffers, for the next part.
@@ -373,7 +366,11 @@ impl Loader {
             return Ok(());
         }
         let rows = if self.meta.auto_increment().is_none() {
-            let built = cpu_bound(|| rows_batch(&self.meta, &self.pending.columns()));
+            // Parsing and building run here while the part being committed
+            // moves to another thread; otherwise the two halves of a load
+            // take turns on one core.
+            let built =
+                crate::blocking::in_place(|| rows_batch(&self.meta, &self.pending.columns()));
             self.pending.clear();
             match built {
                 Ok(batch) => Rows::Built(batch),
@@ -463,7 +460,7 @@ impl InfileSink for Loader {
     fn write<'a>(&'a mut self, chunk: &'a [u8]) -> BoxFuture<'a, Result<(), SqlError>> {
         async move {
             self.buf.extend_from_slice(chunk);
-            cpu_bound(|| self.take_rows(false));
+            crate::blocking::in_place(|| self.take_rows(false));
             if self.pending.rows >= COMMIT_ROWS {
                 self.commit().await?;
             }

@@ -315,7 +315,7 @@ impl Plugin {
         f: impl FnOnce(&mut Instance) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         let mut instance = self.checkout()?;
-        self.prepare(&mut instance, spec, limits);
+        self.prepare(&mut instance, spec, &limits);
         // A call may run up to its time limit: off the worker's hands.
         match crate::blocking::in_place(|| f(&mut instance)) {
             Ok(r) => {
@@ -326,7 +326,7 @@ impl Plugin {
         }
     }
 
-    fn prepare(&self, instance: &mut Instance, spec: &Spec, limits: Limits) {
+    fn prepare(&self, instance: &mut Instance, spec: &Spec, limits: &Limits) {
         let opts = &self.runtime.options;
         let s = instance.store.data_mut();
         s.memory_denied = false;
@@ -336,7 +336,7 @@ impl Plugin {
         let (deadline, millis) = limits.deadline();
         s.deadline = Some(deadline);
         s.deadline_millis = millis;
-        s.interrupt = limits.interrupt;
+        s.interrupt = limits.interrupt.clone();
         // Capabilities only for functions that declared them, and only
         // those this node grants.
         s.clock = !spec.deterministic && spec.clock && opts.grant_clock;
@@ -411,7 +411,7 @@ impl Plugin {
         limits: Limits,
     ) -> Result<Accumulator, PluginError> {
         let mut instance = self.checkout()?;
-        self.prepare(&mut instance, spec, limits.clone());
+        self.prepare(&mut instance, spec, &limits);
         let made = instance
             .bindings
             .floe_plugin_functions()
@@ -520,8 +520,7 @@ impl Accumulator {
                 message: "the accumulator failed earlier".into(),
             });
         };
-        self.plugin
-            .prepare(instance, &self.spec, self.limits.clone());
+        self.plugin.prepare(instance, &self.spec, &self.limits);
         match crate::blocking::in_place(|| f(&instance.bindings, &mut instance.store, handle)) {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(message)) => Err(PluginError::Failed {
@@ -608,7 +607,7 @@ impl Drop for Accumulator {
                 per_call: Duration::from_secs(1),
                 interrupt: None,
             };
-            self.plugin.prepare(&mut instance, &self.spec, limits);
+            self.plugin.prepare(&mut instance, &self.spec, &limits);
             if handle.resource_drop(&mut instance.store).is_ok() {
                 self.plugin.checkin(instance);
             }
