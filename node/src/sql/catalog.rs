@@ -48,6 +48,16 @@ pub struct IndexSpec {
     pub unique: bool,
 }
 
+/// An index the primary keeps in memory (`TableMeta::key_indexes`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyIndexSpec {
+    pub name: String,
+    pub columns: Vec<usize>,
+    /// Whether its keys must not repeat (a non-unique index is kept as a
+    /// unique one over its columns and the primary key's).
+    pub unique: bool,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TableMeta {
     pub db: String,
@@ -168,15 +178,36 @@ impl TableMeta {
         self.columns.iter().position(|c| c.auto_increment)
     }
 
-    /// Unique keys (the primary key first) as column lists.
-    pub fn unique_keys(&self) -> Vec<(String, Vec<usize>)> {
+    /// The key indexes a primary keeps for the table, in this order: its
+    /// unique keys (the primary key first), then its other indexes, each
+    /// made unique by the primary key's columns after its own (so a range
+    /// of the index's columns is a range of keys). A table without a
+    /// primary key has no such indexes.
+    pub fn key_indexes(&self) -> Vec<KeyIndexSpec> {
         let mut keys = Vec::new();
         if !self.primary_key.is_empty() {
-            keys.push(("PRIMARY".to_string(), self.primary_key.clone()));
+            keys.push(KeyIndexSpec {
+                name: "PRIMARY".into(),
+                columns: self.primary_key.clone(),
+                unique: true,
+            });
         }
-        for i in &self.indexes {
-            if i.unique {
-                keys.push((i.name.clone(), i.columns.clone()));
+        for i in self.indexes.iter().filter(|i| i.unique) {
+            keys.push(KeyIndexSpec {
+                name: i.name.clone(),
+                columns: i.columns.clone(),
+                unique: true,
+            });
+        }
+        if !self.primary_key.is_empty() {
+            for i in self.indexes.iter().filter(|i| !i.unique) {
+                let mut columns = i.columns.clone();
+                columns.extend(self.primary_key.iter().filter(|c| !i.columns.contains(c)));
+                keys.push(KeyIndexSpec {
+                    name: i.name.clone(),
+                    columns,
+                    unique: false,
+                });
             }
         }
         keys

@@ -713,10 +713,11 @@ fn target_table(
     table(s, &snap, name)
 }
 
-/// `WHERE` on a primary-key range (`pk = v`, `pk BETWEEN a AND b`,
-/// `pk IN (...)`): the statement's scan reads only the rows the key index
-/// names, when that is exactly what its snapshot holds in the range.
-fn restrict_to_key(
+/// `WHERE` on a key range (`col = v`, `col BETWEEN a AND b`, `col IN
+/// (...)` on the first column of the primary key or another index): the
+/// statement's scan reads only the rows the key index names, when that is
+/// exactly what its snapshot holds in the range.
+async fn restrict_to_key(
     s: &SqlSession,
     w: &mut WriteState,
     t: &TableRef,
@@ -726,7 +727,7 @@ fn restrict_to_key(
     if selection.is_some_and(super::keyrange::reads_tables) {
         return Ok(false);
     }
-    let Some((bounds, exact)) = super::keyrange::bounds_exactly(&t.meta, selection) else {
+    let Some(lookup) = super::keyrange::lookup(&t.meta, selection) else {
         return Ok(false);
     };
     let snap = s
@@ -737,8 +738,9 @@ fn restrict_to_key(
         .clone();
     let rows = s
         .engine
-        .primary_key_rows(w, &snap, t.id, &bounds, super::keyrange::MAX_ROWS)?;
-    Ok(super::keyrange::narrow(s, t.id, rows, exact))
+        .index_rows(w, &snap, t.id, &lookup, super::keyrange::MAX_ROWS)
+        .await?;
+    Ok(super::keyrange::narrow(s, t.id, rows, lookup.exact))
 }
 
 /// The rows an UPDATE or DELETE on a key range changes, with `items`
@@ -800,7 +802,7 @@ async fn update(
         .assignments
         .iter()
         .any(|a| super::keyrange::reads_tables(&a.value));
-    let narrowed = !reads_tables && restrict_to_key(s, w, &t, up.selection.as_ref())?;
+    let narrowed = !reads_tables && restrict_to_key(s, w, &t, up.selection.as_ref()).await?;
     let meta = t.meta.clone();
     let mut assigned: Vec<(usize, String)> = Vec::new();
     for a in &up.assignments {
@@ -912,7 +914,7 @@ async fn delete(
         &from[0].relation,
         "DELETE from a derived table is not supported",
     )?;
-    let narrowed = restrict_to_key(s, w, &t, del.selection.as_ref())?;
+    let narrowed = restrict_to_key(s, w, &t, del.selection.as_ref()).await?;
     let direct = rows_by_key(
         s,
         narrowed,

@@ -6,6 +6,7 @@
 //! refuses writes.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,7 +22,7 @@ use floe_storage::{Lsn, Record, Snapshot, TableId, Txn, TxnOp};
 
 use super::catalog::{self, Account, TableMeta};
 use super::key::Key;
-use super::keyrange::{self, KeyBounds};
+use super::keyrange::{self, KeyBounds, Lookup};
 use super::provider::{PENDING, addr, rowid};
 use super::session::SqlSession;
 use crate::mysql::auth::{Credentials, Plugin};
@@ -54,22 +55,34 @@ pub struct Taken {
     pub key: usize,
 }
 
-/// One unique key's index: encoded key -> row id, in key order (the
-/// encoding preserves the columns' order, so ranges of keys are ranges here).
+/// One key index: encoded key -> row id, in key order (the encoding
+/// preserves the columns' order, so ranges of keys are ranges here).
 struct KeyIndex {
     name: String,
     columns: Vec<usize>,
     converter: RowConverter,
+    /// Whether its keys are checked for duplicates: a non-unique index is
+    /// kept as a unique one over its columns and the primary key's.
+    unique: bool,
+    /// Whether `map` holds the table's keys. A non-unique index serves
+    /// only lookups, so it is built when the first lookup wants it (a
+    /// table nobody reads that way pays nothing for it).
+    built: bool,
     map: BTreeMap<Key, u64>,
+    /// Keys changed after `horizon`, with the rows they named.
+    changed: BTreeMap<Key, History>,
+    /// Changes up to this lsn are not in `changed`: older snapshots cannot
+    /// use the index.
+    horizon: Lsn,
 }
 
-/// How many changed primary keys a table remembers the older rows of.
+/// How many changed keys an index remembers the older rows of.
 const MAX_CHANGED_KEYS: usize = 1 << 16;
-/// How many older rows one primary key remembers.
+/// How many older rows one key remembers.
 const MAX_VERSIONS: usize = 16;
 
-/// The rows a primary key named before it was deleted or updated: what a
-/// snapshot older than the change still sees, and the index no longer has.
+/// The rows a key named before it was deleted or updated: what a snapshot
+/// older than the change still sees, and the index no longer has.
 #[derive(Default)]
 struct History {
     /// Changes up to this lsn were forgotten (too many for one key).
@@ -84,19 +97,10 @@ struct TableKeys {
     keys: Vec<KeyIndex>,
     /// The next AUTO_INCREMENT value (never reused, even after a rollback).
     next_auto: i128,
-    /// Primary keys changed after `horizon`, with the rows they named.
-    changed: BTreeMap<Key, History>,
-    /// Changes up to this lsn are not in `changed`: older snapshots cannot
-    /// use the index.
-    horizon: Lsn,
 }
 
-impl TableKeys {
-    fn primary(&self) -> Option<&KeyIndex> {
-        self.keys.first().filter(|k| k.name == "PRIMARY")
-    }
-
-    /// Notes that primary key `key` stopped naming row `old` at `lsn`.
+impl KeyIndex {
+    /// Notes that key `key` stopped naming row `old` at `lsn`.
     fn changed(&mut self, key: Key, lsn: Lsn, old: u64) {
         if self.changed.len() >= MAX_CHANGED_KEYS && !self.changed.contains_key(&key) {
             self.changed.clear();
@@ -109,8 +113,8 @@ impl TableKeys {
         h.versions.push((lsn, old));
     }
 
-    /// The rows `snap` may see under primary key `key`, besides what the
-    /// index names now; `None` if that history was forgotten.
+    /// The rows `snap` may see under key `key`, besides what the index
+    /// names now; `None` if that history was forgotten.
     fn older_rows(&self, key: &Key, snap: Lsn) -> Option<impl Iterator<Item = u64> + '_> {
         let h = self.changed.get(key);
         if h.is_some_and(|h| snap < h.floor) {
@@ -122,6 +126,113 @@ impl TableKeys {
                 .filter(move |(lsn, _)| *lsn > snap)
                 .map(|(_, id)| *id),
         )
+    }
+
+    /// Adds to `found` the rows `snap` may see under keys in `range`, in
+    /// no particular order, up to `max + 1` the index names now; `None` if
+    /// the history of one was forgotten.
+    fn in_range<'a>(
+        &'a self,
+        range: (Bound<Key>, Bound<Key>),
+        snap: Lsn,
+        max: usize,
+        found: &mut Vec<(&'a Key, u64)>,
+    ) -> Option<()> {
+        if keyrange::is_empty(&range.0, &range.1) {
+            return Some(());
+        }
+        let now = self.map.range(range.clone()).take(max + 1);
+        found.extend(now.map(|(k, id)| (k, *id)));
+        for (key, _) in self.changed.range(range) {
+            found.extend(self.older_rows(key, snap)?.map(|id| (key, id)));
+        }
+        Some(())
+    }
+
+    /// An empty index, to be built as of `lsn`.
+    fn new(spec: catalog::KeyIndexSpec, meta: &TableMeta, lsn: Lsn) -> Result<KeyIndex, SqlError> {
+        let fields = spec
+            .columns
+            .iter()
+            .map(|&c| SortField::new(meta.columns[c].ty.storage.data_type()))
+            .collect();
+        Ok(KeyIndex {
+            name: spec.name,
+            columns: spec.columns,
+            converter: RowConverter::new(fields).map_err(|e| SqlError::internal(e.to_string()))?,
+            unique: spec.unique,
+            built: false,
+            map: BTreeMap::new(),
+            changed: BTreeMap::new(),
+            horizon: lsn,
+        })
+    }
+
+    /// Fills the index with the keys of `t`'s live rows.
+    fn build(&mut self, t: &floe_storage::state::TableSnapshot) -> Result<(), SqlError> {
+        for seg in &t.segments {
+            let mut first = 0u32;
+            for b in &seg.batches {
+                for (r, key) in self.encode(b)?.into_iter().enumerate() {
+                    let row = first + r as u32;
+                    if let Some(key) = key
+                        && !seg.deletes.as_ref().is_some_and(|d| d.contains(row))
+                    {
+                        self.map.insert(key, rowid(seg.id, row));
+                    }
+                }
+                first += b.num_rows() as u32;
+            }
+        }
+        self.built = true;
+        Ok(())
+    }
+
+    /// Whether `keys` increase (a dump's, generated ids: none repeats),
+    /// and whether they also lie above every key held (none is taken).
+    fn appends(&self, keys: &[Option<Key>]) -> (bool, bool) {
+        let increasing = keys.iter().flatten().is_sorted_by(|a, b| a < b);
+        let above = increasing
+            && match (keys.iter().flatten().next(), self.map.last_key_value()) {
+                (Some(first), Some((last, _))) => first > last,
+                _ => true,
+            };
+        (increasing, above)
+    }
+
+    /// ER_DUP_ENTRY for row `r` of `batch` in table `table`.
+    fn duplicate(&self, table: &str, batch: &RecordBatch, r: usize) -> SqlError {
+        let cols: Vec<ArrayRef> = self
+            .columns
+            .iter()
+            .map(|&c| batch.column(c).clone())
+            .collect();
+        SqlError::new(
+            1062,
+            "23000",
+            format!(
+                "Duplicate entry '{}' for key '{table}.{}'",
+                key_text(&cols, r),
+                self.name
+            ),
+        )
+    }
+
+    /// Encoded keys of every row of `batch` (`None` where a key column is NULL:
+    /// NULLs never collide in a unique key).
+    fn encode(&self, batch: &RecordBatch) -> Result<Vec<Option<Key>>, SqlError> {
+        let cols: Vec<ArrayRef> = self
+            .columns
+            .iter()
+            .map(|&c| batch.column(c).clone())
+            .collect();
+        let rows = self
+            .converter
+            .convert_columns(&cols)
+            .map_err(|e| SqlError::internal(e.to_string()))?;
+        Ok((0..batch.num_rows())
+            .map(|i| (!cols.iter().any(|c| c.is_null(i))).then(|| Key::new(rows.row(i).as_ref())))
+            .collect())
     }
 }
 
@@ -217,68 +328,6 @@ fn key_text(columns: &[ArrayRef], row: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join("-")
-}
-
-impl KeyIndex {
-    fn new(name: String, columns: Vec<usize>, meta: &TableMeta) -> Result<KeyIndex, SqlError> {
-        let fields = columns
-            .iter()
-            .map(|&c| SortField::new(meta.columns[c].ty.storage.data_type()))
-            .collect();
-        Ok(KeyIndex {
-            name,
-            columns,
-            converter: RowConverter::new(fields).map_err(|e| SqlError::internal(e.to_string()))?,
-            map: BTreeMap::new(),
-        })
-    }
-
-    /// Whether `keys` increase (a dump's, generated ids: none repeats),
-    /// and whether they also lie above every key held (none is taken).
-    fn appends(&self, keys: &[Option<Key>]) -> (bool, bool) {
-        let increasing = keys.iter().flatten().is_sorted_by(|a, b| a < b);
-        let above = increasing
-            && match (keys.iter().flatten().next(), self.map.last_key_value()) {
-                (Some(first), Some((last, _))) => first > last,
-                _ => true,
-            };
-        (increasing, above)
-    }
-
-    /// ER_DUP_ENTRY for row `r` of `batch` in table `table`.
-    fn duplicate(&self, table: &str, batch: &RecordBatch, r: usize) -> SqlError {
-        let cols: Vec<ArrayRef> = self
-            .columns
-            .iter()
-            .map(|&c| batch.column(c).clone())
-            .collect();
-        SqlError::new(
-            1062,
-            "23000",
-            format!(
-                "Duplicate entry '{}' for key '{table}.{}'",
-                key_text(&cols, r),
-                self.name
-            ),
-        )
-    }
-
-    /// Encoded keys of every row of `batch` (`None` where a key column is NULL:
-    /// NULLs never collide in a unique key).
-    fn encode(&self, batch: &RecordBatch) -> Result<Vec<Option<Key>>, SqlError> {
-        let cols: Vec<ArrayRef> = self
-            .columns
-            .iter()
-            .map(|&c| batch.column(c).clone())
-            .collect();
-        let rows = self
-            .converter
-            .convert_columns(&cols)
-            .map_err(|e| SqlError::internal(e.to_string()))?;
-        Ok((0..batch.num_rows())
-            .map(|i| (!cols.iter().any(|c| c.is_null(i))).then(|| Key::new(rows.row(i).as_ref())))
-            .collect())
-    }
 }
 
 impl SqlEngine {
@@ -589,8 +638,9 @@ impl SqlEngine {
         Ok(id)
     }
 
-    /// `table`'s key indexes, built from the newest state when first used
-    /// (never from a statement's snapshot, which may be older).
+    /// `table`'s key indexes, its unique ones built from the newest state
+    /// when first used (never from a statement's snapshot, which may be
+    /// older).
     fn keys<'a>(
         &self,
         w: &'a mut WriteState,
@@ -601,90 +651,101 @@ impl SqlEngine {
             Entry::Occupied(o) => return Ok(o.into_mut()),
             Entry::Vacant(v) => v,
         };
-        {
-            let snap = self.snapshot();
-            let t = snap
-                .tables
-                .get(&table)
-                .ok_or_else(|| SqlError::new(1146, "42S02", "Table doesn't exist"))?;
-            let meta = TableMeta::from_def(&t.def)?;
-            let mut keys = Vec::new();
-            for (name, cols) in meta.unique_keys() {
-                keys.push(KeyIndex::new(name, cols, &meta)?);
+        let snap = self.snapshot();
+        let t = snap
+            .tables
+            .get(&table)
+            .ok_or_else(|| SqlError::new(1146, "42S02", "Table doesn't exist"))?;
+        let meta = TableMeta::from_def(&t.def)?;
+        let mut keys = Vec::new();
+        for spec in meta.key_indexes() {
+            let mut k = KeyIndex::new(spec, &meta, snap.lsn)?;
+            if k.unique {
+                k.build(t)?;
             }
-            let auto = meta.auto_increment();
-            let mut next_auto: i128 = 1;
-            for seg in &t.segments {
-                let mut first = 0u32;
-                for b in &seg.batches {
-                    let deleted =
-                        |r: u32| seg.deletes.as_ref().is_some_and(|d| d.contains(first + r));
-                    for k in keys.iter_mut() {
-                        for (r, key) in k.encode(b)?.into_iter().enumerate() {
-                            if let Some(key) = key
-                                && !deleted(r as u32)
-                            {
-                                k.map.insert(key, rowid(seg.id, first + r as u32));
-                            }
-                        }
-                    }
-                    if let Some(a) = auto {
-                        next_auto = next_auto.max(super::dml::max_int(b.column(a)) + 1);
-                    }
-                    first += b.num_rows() as u32;
-                }
-            }
-            Ok(slot.insert(TableKeys {
-                name: meta.name,
-                keys,
-                next_auto,
-                changed: BTreeMap::new(),
-                horizon: snap.lsn,
-            }))
+            keys.push(k);
         }
+        let mut next_auto: i128 = 1;
+        if let Some(a) = meta.auto_increment() {
+            for b in t.segments.iter().flat_map(|s| &s.batches) {
+                next_auto = next_auto.max(super::dml::max_int(b.column(a)) + 1);
+            }
+        }
+        Ok(slot.insert(TableKeys {
+            name: meta.name,
+            keys,
+            next_auto,
+        }))
     }
 
-    /// Row ids of `table`'s rows that are live in `snap` and whose primary
-    /// key is within `bounds`, in key order; `None` when the index cannot
-    /// tell exactly for `snap` (it forgot what a key in range named then)
-    /// or more than `max` rows are in range. The caller holds the write lock and
-    /// took `snap` before it or under it, so the index is at least as new
-    /// as `snap`.
-    pub fn primary_key_rows(
+    /// Row ids of `table`'s rows that are live in `snap` and that `lookup`
+    /// finds, in the index's key order; `None` when the index cannot tell
+    /// exactly for `snap` (it forgot what a key in range named then) or
+    /// more than `max` rows are in range. The caller holds the write lock
+    /// and took `snap` before it or under it, so the index is at least as
+    /// new as `snap`.
+    pub async fn index_rows(
         &self,
         w: &mut WriteState,
         snap: &Snapshot,
         table: TableId,
-        bounds: &KeyBounds,
+        lookup: &Lookup,
         max: usize,
     ) -> Result<Option<Vec<u64>>, SqlError> {
         // Commits applied since the lock was taken may be in `snap`.
         self.reconcile(w);
         // A table an ALTER replaced meanwhile has no index: scan instead.
-        if self.keys(w, table).is_err() {
+        let Ok(keys) = self.keys(w, table) else {
             return Ok(None);
+        };
+        if keys.keys.get(lookup.index).is_some_and(|k| !k.built) {
+            // Built from everything committed: nothing may be in flight.
+            self.settle_all(w).await?;
+            let snap = self.snapshot();
+            let (Some(t), Some(k)) = (
+                snap.tables.get(&table),
+                w.tables
+                    .get_mut(&table)
+                    .and_then(|k| k.keys.get_mut(lookup.index)),
+            ) else {
+                return Ok(None);
+            };
+            let started = Instant::now();
+            k.horizon = snap.lsn;
+            k.build(t)?;
+            tracing::info!(
+                index = k.name,
+                keys = k.map.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "built an index for lookups"
+            );
         }
-        Ok(self.key_rows(w, snap, table, bounds, max))
+        Ok(self.key_rows(w, snap, table, lookup, max))
     }
 
-    /// [`Self::primary_key_rows`] for a read, which holds no write lock: it
+    /// [`Self::index_rows`] for a read, which holds no write lock: it
     /// shares the lock with other reads when the index is built and caught
     /// up (`snap` was taken before), and takes it alone only to bring it so.
-    pub async fn primary_key_rows_shared(
+    pub async fn index_rows_shared(
         &self,
         snap: &Snapshot,
         table: TableId,
-        bounds: &KeyBounds,
+        lookup: &Lookup,
         max: usize,
     ) -> Result<Option<Vec<u64>>, SqlError> {
         {
             let w = self.write.read().await;
-            if w.tables.contains_key(&table) && !self.unreconciled(&w) {
-                return Ok(self.key_rows(&w, snap, table, bounds, max));
+            let built = w
+                .tables
+                .get(&table)
+                .and_then(|k| k.keys.get(lookup.index))
+                .is_some_and(|k| k.built);
+            if built && !self.unreconciled(&w) {
+                return Ok(self.key_rows(&w, snap, table, lookup, max));
             }
         }
         let mut w = self.lock().await;
-        self.primary_key_rows(&mut w, snap, table, bounds, max)
+        self.index_rows(&mut w, snap, table, lookup, max).await
     }
 
     /// The lookup itself, on an index built and caught up with `snap`.
@@ -693,13 +754,15 @@ impl SqlEngine {
         w: &WriteState,
         snap: &Snapshot,
         table: TableId,
-        bounds: &KeyBounds,
+        lookup: &Lookup,
         max: usize,
     ) -> Option<Vec<u64>> {
-        let keys = w.tables.get(&table)?;
         let tsnap = snap.tables.get(&table)?;
-        let pk = keys.primary()?;
-        if snap.lsn < keys.horizon {
+        let index = w.tables.get(&table)?.keys.get(lookup.index)?;
+        // The statement's definition of the table may be older or newer
+        // than the index's (a CREATE INDEX in between).
+        let same = index.name == lookup.spec.name && index.columns == lookup.spec.columns;
+        if !same || !index.built || snap.lsn < index.horizon {
             return None;
         }
         // A row of a commit in flight is in no snapshot older than the
@@ -708,32 +771,31 @@ impl SqlEngine {
         // Candidates in key order: the rows the keys name now and, for keys
         // changed since `snap`, the rows they named then.
         let mut found: Vec<(&Key, u64)> = Vec::new();
-        match bounds {
+        match &lookup.bounds {
             KeyBounds::Points(points) => {
                 for p in points {
-                    let older = keys.older_rows(p, snap.lsn)?;
-                    found.extend(pk.map.get(p).map(|id| (p, *id)));
+                    let older = index.older_rows(p, snap.lsn)?;
+                    found.extend(index.map.get(p).map(|id| (p, *id)));
                     found.extend(older.map(|id| (p, id)));
                 }
             }
             KeyBounds::Range(lo, hi) => {
-                if keyrange::is_empty(lo, hi) {
-                    return Some(Vec::new());
+                index.in_range((lo.clone(), hi.clone()), snap.lsn, max, &mut found)?
+            }
+            KeyBounds::Prefixes(prefixes) => {
+                for p in prefixes {
+                    let end = p.successor().map_or(Bound::Unbounded, Bound::Excluded);
+                    index.in_range((Bound::Included(p.clone()), end), snap.lsn, max, &mut found)?;
+                    if found.len() > max {
+                        return None;
+                    }
                 }
-                let range = (lo.clone(), hi.clone());
-                for (key, id) in pk.map.range(range.clone()).take(max + 1) {
-                    found.push((key, *id));
-                }
-                for (key, _) in keys.changed.range(range) {
-                    let older = keys.older_rows(key, snap.lsn)?;
-                    found.extend(older.map(|id| (key, id)));
-                }
-                found.sort_by(|a, b| a.0.cmp(b.0));
             }
         }
         if found.len() > max || found.iter().any(|(_, id)| unknown(*id)) {
             return None;
         }
+        found.sort_by(|a, b| a.0.cmp(b.0));
         Some(
             found
                 .into_iter()
@@ -818,7 +880,10 @@ impl SqlEngine {
         let encoded = keys
             .keys
             .iter()
-            .map(|k| k.encode(batch))
+            .map(|k| match k.unique {
+                true => k.encode(batch),
+                false => Ok(vec![None; batch.num_rows()]),
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let mut seen: Vec<HashSet<&Key>> = vec![HashSet::new(); keys.keys.len()];
         let mut out = Vec::new();
@@ -858,7 +923,7 @@ impl SqlEngine {
     ) -> Result<Vec<Option<Taken>>, SqlError> {
         let k = self.keys(w, table)?;
         let mut out = vec![None; batch.num_rows()];
-        for (i, idx) in k.keys.iter().enumerate() {
+        for (i, idx) in k.keys.iter().enumerate().filter(|(_, k)| k.unique) {
             let encoded = idx.encode(batch)?;
             if idx.appends(&encoded).1 {
                 continue;
@@ -913,7 +978,7 @@ impl SqlEngine {
             }
             let own = txn.inserts.get(&table).map(Vec::as_slice).unwrap_or(&[]);
             let keys = self.keys(w, table)?;
-            for k in &keys.keys {
+            for k in keys.keys.iter().filter(|k| k.unique) {
                 let mut seen = HashSet::new();
                 let mut pending = 0u64;
                 for b in own {
@@ -1017,7 +1082,7 @@ impl SqlEngine {
             let keys = self.keys(w, table)?;
             // Per unique key: the keys this transaction frees in this table.
             let mut removed_here: Vec<HashSet<Key>> = vec![HashSet::new(); keys.keys.len()];
-            if !keys.keys.is_empty() && !addrs.is_empty() {
+            if keys.keys.iter().any(|k| k.built) && !addrs.is_empty() {
                 // The keys the deleted rows held, encoded in one batch.
                 let (ids, rows): (Vec<u64>, Vec<RecordBatch>) = self.with_state(|s| {
                     let t = s.table(table);
@@ -1028,7 +1093,7 @@ impl SqlEngine {
                 });
                 let rows = concat_batches(&schema, &rows)
                     .map_err(|e| SqlError::internal(e.to_string()))?;
-                for (ki, k) in keys.keys.iter().enumerate() {
+                for (ki, k) in keys.keys.iter().enumerate().filter(|(_, k)| k.built) {
                     for (key, &id) in k.encode(&rows)?.into_iter().zip(&ids) {
                         let Some(key) = key else { continue };
                         removed_here[ki].insert(key.clone());
@@ -1048,7 +1113,7 @@ impl SqlEngine {
                 _ => concat_batches(&schema, inserts)
                     .map_err(|e| SqlError::internal(e.to_string()))?,
             };
-            for (ki, k) in keys.keys.iter().enumerate() {
+            for (ki, k) in keys.keys.iter().enumerate().filter(|(_, k)| k.built) {
                 let encoded = k.encode(&batch)?;
                 let (increasing, above) = k.appends(&encoded);
                 let mut seen = HashSet::new();
@@ -1060,7 +1125,7 @@ impl SqlEngine {
                 };
                 for (r, key) in encoded.into_iter().enumerate() {
                     let Some(key) = key else { continue };
-                    if !above {
+                    if k.unique && !above {
                         let taken = k.map.contains_key(&key) && !removed_here[ki].contains(&key);
                         if taken || (!increasing && !seen.insert(key.clone())) {
                             return Err(k.duplicate(&keys.name, &batch, r));
@@ -1085,9 +1150,7 @@ impl SqlEngine {
         for (table, ki, key, old) in removed_keys {
             if let Some(k) = w.tables.get_mut(&table) {
                 k.keys[ki].map.remove(&key);
-                if ki == 0 && k.primary().is_some() {
-                    k.changed(key, lsn, old);
-                }
+                k.keys[ki].changed(key, lsn, old);
             }
         }
         for added in added_keys {

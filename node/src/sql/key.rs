@@ -39,6 +39,16 @@ impl Key {
         }
     }
 
+    /// The least key above every key that starts with this one (the end
+    /// of a prefix's range); `None` if no key is (all bytes are 0xFF).
+    pub fn successor(&self) -> Option<Key> {
+        let mut bytes = self.bytes();
+        let last = bytes.iter().rposition(|&b| b != 0xFF)?;
+        bytes.truncate(last + 1);
+        bytes[last] += 1;
+        Some(Key::new(&bytes))
+    }
+
     /// The encoded bytes.
     pub fn bytes(&self) -> Vec<u8> {
         let mut out: Vec<u8> = self.head.iter().flat_map(|w| w.to_be_bytes()).collect();
@@ -74,6 +84,13 @@ mod tests {
         ];
         for a in &samples {
             assert_eq!(&Key::new(a).bytes(), a);
+            // Between a key and its successor lie exactly the keys it prefixes.
+            if let Some(next) = Key::new(a).successor() {
+                for b in &samples {
+                    let inside = Key::new(b) >= Key::new(a) && Key::new(b) < next;
+                    assert_eq!(inside, b.starts_with(a), "{a:?} then {b:?}");
+                }
+            }
             for b in &samples {
                 assert_eq!(Key::new(a).cmp(&Key::new(b)), a.cmp(b), "{a:?} vs {b:?}");
             }

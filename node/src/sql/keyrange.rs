@@ -1,9 +1,11 @@
-//! The primary-key range a WHERE clause confines a statement to. Conjuncts
-//! `pk = v`, `pk IN (v, ...)`, `pk BETWEEN a AND b` and `pk < v` (and the
-//! other comparisons) on literals become bounds in the key index's
-//! order-preserving encoding. The rows in range are a superset of the rows
-//! the clause keeps: DataFusion still applies the whole clause to them, so
-//! anything not understood here only widens the range, never narrows it.
+//! The key range a WHERE clause confines a statement to. Conjuncts
+//! `col = v`, `col IN (v, ...)`, `col BETWEEN a AND b` and `col < v` (and
+//! the other comparisons) on literals, where `col` is the first column of
+//! one of the table's key indexes (the primary key, a unique key, or
+//! another index), become bounds in that index's order-preserving
+//! encoding. The rows in range are a superset of the rows the clause
+//! keeps: DataFusion still applies the whole clause to them, so anything
+//! not understood here only widens the range, never narrows it.
 
 use std::cmp::Ordering;
 use std::ops::Bound;
@@ -17,7 +19,7 @@ use datafusion::sql::sqlparser::ast::{
     visit_relations,
 };
 
-use super::catalog::{TableMeta, TableRef};
+use super::catalog::{KeyIndexSpec, TableMeta, TableRef};
 use super::dml::name_parts;
 use super::key::Key;
 use super::session::SqlSession;
@@ -35,6 +37,9 @@ pub enum KeyBounds {
     Range(Bound<Key>, Bound<Key>),
     /// Only these keys (sorted, without repeats).
     Points(Vec<Key>),
+    /// Every key that starts with one of these (sorted, without repeats):
+    /// values of the first of several columns.
+    Prefixes(Vec<Key>),
 }
 
 /// A literal as a one-value column of the key's type; `None` for anything
@@ -160,37 +165,128 @@ pub fn is_empty(lo: &Bound<Key>, hi: &Bound<Key>) -> bool {
     }
 }
 
-/// The primary keys `selection` confines a statement on `meta` to, when
-/// the table has a one-column key of a type whose literals compare exactly.
-pub fn bounds(meta: &TableMeta, selection: Option<&SqlExpr>) -> Option<KeyBounds> {
-    bounds_exactly(meta, selection).map(|(b, _)| b)
+/// How a statement finds its rows through one of its table's key indexes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lookup {
+    /// Which index: a position in `TableMeta::key_indexes`, and what it
+    /// was there when the lookup was made.
+    pub index: usize,
+    pub spec: KeyIndexSpec,
+    pub bounds: KeyBounds,
+    /// The bounds say all the WHERE clause says: every conjunct is a
+    /// condition on the index's first column, an integer one (so the rows
+    /// in range need no filtering).
+    pub exact: bool,
+    /// The bounds are whole keys of a unique index: a point names at most
+    /// one row.
+    pub unique: bool,
 }
 
-/// `bounds`, and whether they say all `selection` says: every conjunct is
-/// a condition on an integer key (so the rows in range need no filtering).
-pub fn bounds_exactly(meta: &TableMeta, selection: Option<&SqlExpr>) -> Option<(KeyBounds, bool)> {
-    let [pk] = meta.primary_key.as_slice() else {
-        return None;
+impl Lookup {
+    /// Whether this finds at most one row: one value of a unique key.
+    pub fn is_point(&self) -> bool {
+        self.unique
+            && match &self.bounds {
+                KeyBounds::Points(p) => p.len() <= 1,
+                KeyBounds::Range(Bound::Included(a), Bound::Included(b)) => a == b,
+                _ => false,
+            }
+    }
+
+    /// How narrow the lookup is, lowest best: one key of a unique index,
+    /// then listed values, then ranges closed on both ends, then the rest.
+    fn rank(&self) -> u8 {
+        match &self.bounds {
+            _ if self.is_point() => 0,
+            KeyBounds::Points(_) | KeyBounds::Prefixes(_) => 1,
+            KeyBounds::Range(Bound::Unbounded, _) | KeyBounds::Range(_, Bound::Unbounded) => 3,
+            KeyBounds::Range(..) => 2,
+        }
+    }
+}
+
+/// The narrowest lookup through one of `meta`'s key indexes that
+/// `selection` allows: conditions on an index's first column whose type
+/// compares literals exactly (integers, strings) bound its keys.
+pub fn lookup(meta: &TableMeta, selection: Option<&SqlExpr>) -> Option<Lookup> {
+    let mut parts = Vec::new();
+    conjuncts(selection?, &mut parts);
+    let mut best: Option<Lookup> = None;
+    for (index, spec) in meta.key_indexes().into_iter().enumerate() {
+        let first = spec.columns[0];
+        let Some((bounds, used)) = column_bounds(meta, first, &parts) else {
+            continue;
+        };
+        let whole = spec.columns.len() == 1;
+        let bounds = if whole { bounds } else { prefixes(bounds)? };
+        let found = Lookup {
+            index,
+            bounds,
+            exact: used == parts.len() && meta.columns[first].ty.storage.data_type().is_integer(),
+            unique: whole && spec.unique,
+            spec,
+        };
+        if best.as_ref().is_none_or(|b| found.rank() < b.rank()) {
+            best = Some(found);
+        }
+    }
+    best
+}
+
+/// Bounds on a key whose first column is bounded by `whole`: a value of
+/// the column is a prefix of the keys holding it, and those keys lie
+/// between the prefix and its successor.
+fn prefixes(whole: KeyBounds) -> Option<KeyBounds> {
+    Some(match whole {
+        KeyBounds::Points(p) | KeyBounds::Prefixes(p) => KeyBounds::Prefixes(p),
+        KeyBounds::Range(Bound::Included(a), Bound::Included(b)) if a == b => {
+            KeyBounds::Prefixes(vec![a])
+        }
+        KeyBounds::Range(lo, hi) => KeyBounds::Range(
+            match lo {
+                Bound::Excluded(p) => Bound::Included(p.successor()?),
+                other => other,
+            },
+            match hi {
+                Bound::Included(p) => Bound::Excluded(p.successor()?),
+                other => other,
+            },
+        ),
+    })
+}
+
+/// The values of column `column` the conjuncts `parts` allow, encoded as
+/// the key indexes encode them, and how many conjuncts said so; `None`
+/// when none bounds it or its type does not compare literals exactly.
+fn column_bounds(
+    meta: &TableMeta,
+    column: usize,
+    parts: &[&SqlExpr],
+) -> Option<(KeyBounds, usize)> {
+    let key = meta.columns[column].name.as_str();
+    let mentioned = |e: &SqlExpr| match e {
+        SqlExpr::BinaryOp { left, right, .. } => is_key(left, key) || is_key(right, key),
+        SqlExpr::Between { expr, .. } | SqlExpr::InList { expr, .. } => is_key(expr, key),
+        _ => false,
     };
-    let ty = meta.columns[*pk].ty.storage.data_type();
+    if !parts.iter().any(|p| mentioned(p)) {
+        return None;
+    }
+    let ty = meta.columns[column].ty.storage.data_type();
     if !(ty.is_integer() || ty == DataType::Utf8) {
         return None;
     }
-    let key = meta.columns[*pk].name.as_str();
     let converter = RowConverter::new(vec![SortField::new(ty.clone())]).ok()?;
     let encode = |e: &SqlExpr| -> Option<Key> {
         let v = key_value(&ty, e)?;
         let rows = converter.convert_columns(&[v]).ok()?;
         Some(Key::new(rows.row(0).as_ref()))
     };
-    let mut parts = Vec::new();
-    conjuncts(selection?, &mut parts);
     let (mut lo, mut hi) = (Bound::Unbounded, Bound::Unbounded);
     let mut points: Option<Vec<Key>> = None;
     let mut found = false;
     let mut used = 0;
-    let total = parts.len();
-    for part in parts {
+    for &part in parts {
         let (l, h) = match part {
             SqlExpr::BinaryOp { left, op, right } => {
                 let (op, value) = if is_key(left, key) {
@@ -261,7 +357,7 @@ pub fn bounds_exactly(meta: &TableMeta, selection: Option<&SqlExpr>) -> Option<(
         Some(p) => KeyBounds::Points(p.into_iter().filter(|k| contains(&lo, &hi, k)).collect()),
         None => KeyBounds::Range(lo, hi),
     };
-    Some((bounds, used == total && ty.is_integer()))
+    Some((bounds, used))
 }
 
 /// Whether `e` reads a table (has a subquery): narrowing the statement's
@@ -323,23 +419,23 @@ pub fn named_table(s: &SqlSession, name: &ObjectName) -> Option<TableRef> {
     s.engine.table(&db, &table).ok()
 }
 
-/// Sets the view for a statement and returns the rows of `table` within
-/// `bounds` in it (`None`: the index cannot say). The snapshot is taken
-/// first and the index read after, so the index is at least as new as the
-/// snapshot.
+/// Sets the view for a statement and returns the rows of `table` that
+/// `lookup` finds in it (`None`: the index cannot say). The snapshot is
+/// taken first and the index read after, so the index is at least as new
+/// as the snapshot.
 pub async fn rows_in_view(
     s: &SqlSession,
     table: TableId,
-    bounds: &KeyBounds,
+    lookup: &Lookup,
 ) -> Result<Option<Vec<u64>>, SqlError> {
     let snap = s.set_view(false);
     s.engine
-        .primary_key_rows_shared(&snap, table, bounds, MAX_ROWS)
+        .index_rows_shared(&snap, table, lookup, MAX_ROWS)
         .await
 }
 
-/// Confines the query `stmt` to the rows its primary-key range names, when
-/// the key index can say exactly which those are for the view set for it.
+/// Confines the query `stmt` to the rows its key range names, when the
+/// key index can say exactly which those are for the view set for it.
 /// Returns whether the view was narrowed.
 pub async fn confine(s: &SqlSession, stmt: &Statement) -> Result<bool, SqlError> {
     let Some((name, selection)) = single_table(stmt) else {
@@ -348,11 +444,11 @@ pub async fn confine(s: &SqlSession, stmt: &Statement) -> Result<bool, SqlError>
     let Some(t) = named_table(s, name) else {
         return Ok(false);
     };
-    let Some((bounds, exact)) = bounds_exactly(&t.meta, selection) else {
+    let Some(lookup) = lookup(&t.meta, selection) else {
         return Ok(false);
     };
-    let rows = rows_in_view(s, t.id, &bounds).await?;
-    Ok(narrow(s, t.id, rows, exact))
+    let rows = rows_in_view(s, t.id, &lookup).await?;
+    Ok(narrow(s, t.id, rows, lookup.exact))
 }
 
 /// Narrows the view set for a statement on `t` to the rows of `rows`
@@ -392,7 +488,11 @@ mod tests {
     }
 
     fn key(meta: &TableMeta, v: i64) -> Key {
-        let ty = meta.columns[meta.primary_key[0]].ty.storage.data_type();
+        column_key(meta, meta.primary_key[0], v)
+    }
+
+    fn column_key(meta: &TableMeta, column: usize, v: i64) -> Key {
+        let ty = meta.columns[column].ty.storage.data_type();
         let c = RowConverter::new(vec![SortField::new(ty.clone())]).unwrap();
         let a = cast(
             &(std::sync::Arc::new(Int64Array::from(vec![v])) as ArrayRef),
@@ -405,7 +505,7 @@ mod tests {
     #[test]
     fn conjuncts_on_the_key_become_the_tightest_bounds() {
         let m = meta("CREATE TABLE t (id INT PRIMARY KEY, k INT)");
-        let b = |w: &str| bounds(&m, Some(&where_of(w)));
+        let b = |w: &str| lookup(&m, Some(&where_of(w))).map(|l| l.bounds);
         assert_eq!(
             b("id BETWEEN 1 AND 9 AND k = 3 AND id > 4 AND (id <= 7)"),
             Some(KeyBounds::Range(
@@ -446,7 +546,7 @@ mod tests {
             assert_eq!(b(w), None, "{w}");
         }
         let u = meta("CREATE TABLE t (id BIGINT UNSIGNED PRIMARY KEY)");
-        assert_eq!(bounds(&u, Some(&where_of("id > -1"))), None);
+        assert_eq!(lookup(&u, Some(&where_of("id > -1"))), None);
         assert!(is_empty(
             &Bound::Included(key(&m, 5)),
             &Bound::Included(key(&m, 4))
@@ -459,6 +559,50 @@ mod tests {
             &Bound::Included(key(&m, 5)),
             &Bound::Included(key(&m, 5))
         ));
+    }
+
+    #[test]
+    fn other_indexes_bound_ranges_of_their_keys_by_their_first_column() {
+        let m = meta(
+            "CREATE TABLE t (id INT PRIMARY KEY, k INT, u INT, c TEXT, \
+             KEY kc (k, c), UNIQUE KEY uk (u))",
+        );
+        let l = |w: &str| lookup(&m, Some(&where_of(w))).unwrap();
+        let k = |v| column_key(&m, 1, v);
+        let next = |v| k(v).successor().unwrap();
+        // A value of `k` is every key (k, c, id) it starts.
+        let eq = l("k = 5");
+        assert_eq!(
+            (eq.spec.name.as_str(), eq.spec.columns.clone()),
+            ("kc", vec![1, 3, 0])
+        );
+        assert_eq!(eq.bounds, KeyBounds::Prefixes(vec![k(5)]));
+        assert!(eq.exact && !eq.is_point());
+        assert_eq!(
+            l("k BETWEEN 2 AND 4").bounds,
+            KeyBounds::Range(Bound::Included(k(2)), Bound::Excluded(next(4)))
+        );
+        assert_eq!(
+            l("k > 2 AND k < 4").bounds,
+            KeyBounds::Range(Bound::Included(next(2)), Bound::Excluded(k(4)))
+        );
+        assert_eq!(
+            l("k IN (7, 3) AND k <= 6").bounds,
+            KeyBounds::Prefixes(vec![k(3)])
+        );
+        // A unique key's whole value is a point; the primary key wins a tie.
+        let u = l("u = 9");
+        assert_eq!((u.spec.name.as_str(), u.is_point()), ("uk", true));
+        assert_eq!(l("id = 1 AND u = 9").spec.name, "PRIMARY");
+        // The narrowest wins: listed values over a range, a closed range
+        // over an open one.
+        assert_eq!(l("id > 5 AND k = 3").spec.name, "kc");
+        assert!(!l("id > 5 AND k = 3").exact);
+        assert_eq!(l("id > 5 AND k BETWEEN 1 AND 2").spec.name, "kc");
+        assert_eq!(l("id BETWEEN 5 AND 9 AND k > 2").spec.name, "PRIMARY");
+        // Without a primary key, a non-unique index is not kept.
+        let bare = meta("CREATE TABLE t (a INT, KEY ka (a))");
+        assert_eq!(lookup(&bare, Some(&where_of("a = 1"))), None);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Primary-key point lookups without DataFusion: `SELECT cols FROM t WHERE
-//! pk = literal` on the primary is answered from the key index the commit
+//! Unique-key point lookups without DataFusion: `SELECT cols FROM t WHERE
+//! key = literal` on the primary is answered from the key index the commit
 //! path keeps, in microseconds rather than a plan and a scan. Anything the
 //! index cannot answer exactly for the statement's snapshot goes the
 //! general way.
@@ -79,7 +79,9 @@ pub async fn lookup(s: &SqlSession, stmt: &Statement) -> Result<Option<Outcome>,
         return Ok(None);
     };
     let meta = t.meta.clone();
-    let Some(bounds) = super::keyrange::bounds(&meta, Some(&shape.selection)) else {
+    let Some(lookup) = super::keyrange::lookup(&meta, Some(&shape.selection))
+        .filter(super::keyrange::Lookup::is_point)
+    else {
         return Ok(None);
     };
     if let Some(txn) = &s.txn
@@ -99,7 +101,7 @@ pub async fn lookup(s: &SqlSession, stmt: &Statement) -> Result<Option<Outcome>,
             .project(&projection)
             .map_err(|e| SqlError::internal(e.to_string()))?,
     );
-    let Some(ids) = super::keyrange::rows_in_view(s, t.id, &bounds).await? else {
+    let Some(ids) = super::keyrange::rows_in_view(s, t.id, &lookup).await? else {
         return Ok(None);
     };
     let row = ids.first().and_then(|&id| {
