@@ -20,7 +20,7 @@ use floe_storage::TableId;
 use futures::FutureExt;
 
 use super::catalog::{self, DefaultValue, TableMeta, TableRef};
-use super::engine::{Taken, WriteSet, WriteState};
+use super::engine::{Held, Taken, WriteSet};
 use super::provider::{PENDING, ROWID};
 use super::session::SqlSession;
 use super::types::{check_length, column_from_text};
@@ -172,7 +172,7 @@ pub fn default_text(meta: &TableMeta, c: usize) -> Result<Option<String>, SqlErr
 /// AUTO_INCREMENT ids. Returns the batch and the first generated id.
 pub fn build_rows(
     engine: &super::engine::SqlEngine,
-    w: &mut WriteState,
+    w: &mut Held<'_>,
     table: TableId,
     meta: &TableMeta,
     mut columns: Vec<Vec<Option<Cow<'_, str>>>>,
@@ -187,7 +187,7 @@ pub fn build_rows(
 /// first generated id.
 fn assign_auto(
     engine: &super::engine::SqlEngine,
-    w: &mut WriteState,
+    w: &mut Held<'_>,
     table: TableId,
     meta: &TableMeta,
     columns: &mut [Vec<Option<Cow<'_, str>>>],
@@ -400,7 +400,7 @@ pub async fn insert_literals(
 
 async fn insert(
     s: &mut SqlSession,
-    w: &mut WriteState,
+    w: &mut Held<'_>,
     ins: &datafusion::sql::sqlparser::ast::Insert,
 ) -> Result<(Done, WriteSet), SqlError> {
     let TableObject::TableName(name) = &ins.table else {
@@ -482,7 +482,7 @@ async fn insert(
 /// rows with a taken key handled as `dup` says.
 async fn add_rows(
     s: &mut SqlSession,
-    w: &mut WriteState,
+    w: &mut Held<'_>,
     t: &TableRef,
     rows: NewRows<'_>,
     dup: OnDuplicate<'_>,
@@ -719,7 +719,7 @@ fn target_table(
 /// exactly what its snapshot holds in the range.
 async fn restrict_to_key(
     s: &SqlSession,
-    w: &mut WriteState,
+    w: &mut Held<'_>,
     t: &TableRef,
     selection: Option<&SqlExpr>,
 ) -> Result<bool, SqlError> {
@@ -782,7 +782,7 @@ fn rows_by_key(
 
 async fn update(
     s: &mut SqlSession,
-    w: &mut WriteState,
+    w: &mut Held<'_>,
     up: &datafusion::sql::sqlparser::ast::Update,
 ) -> Result<(Done, WriteSet), SqlError> {
     if !up.table.joins.is_empty() || up.from.is_some() {
@@ -895,7 +895,7 @@ async fn update(
 
 async fn delete(
     s: &mut SqlSession,
-    w: &mut WriteState,
+    w: &mut Held<'_>,
     del: &datafusion::sql::sqlparser::ast::Delete,
 ) -> Result<(Done, WriteSet), SqlError> {
     let from = match &del.from {

@@ -96,7 +96,14 @@ struct TableKeys {
     name: String,
     keys: Vec<KeyIndex>,
     /// The next AUTO_INCREMENT value (never reused, even after a rollback).
-    next_auto: i128,
+    /// Statements sharing the write lock take values from it.
+    next_auto: std::sync::Mutex<i128>,
+}
+
+impl TableKeys {
+    fn next_auto(&self) -> std::sync::MutexGuard<'_, i128> {
+        self.next_auto.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl KeyIndex {
@@ -268,6 +275,44 @@ pub struct WriteState {
     inflight: BTreeMap<Lsn, InFlight>,
     /// Rows deleted by commits in flight: no other commit may delete them.
     doomed: HashSet<u64>,
+}
+
+/// The write lock as a statement holds it. A statement in a transaction
+/// changes no index until COMMIT, so it shares the lock with others and
+/// runs alongside them; one that must change the indexes (build one, make
+/// the entries of applied commits final, wait for a commit in flight) asks
+/// for the lock alone with [`needs_exclusive`], and runs again holding it.
+pub enum Held<'a> {
+    Shared(tokio::sync::RwLockReadGuard<'a, WriteState>),
+    Exclusive(tokio::sync::RwLockWriteGuard<'a, WriteState>),
+}
+
+impl std::ops::Deref for Held<'_> {
+    type Target = WriteState;
+    fn deref(&self) -> &WriteState {
+        match self {
+            Held::Shared(w) => w,
+            Held::Exclusive(w) => w,
+        }
+    }
+}
+
+impl Held<'_> {
+    /// The state to change, if the lock is held alone.
+    pub fn exclusive(&mut self) -> Result<&mut WriteState, SqlError> {
+        match self {
+            Held::Exclusive(w) => Ok(w),
+            Held::Shared(_) => Err(needs_exclusive()),
+        }
+    }
+}
+
+/// Not a MySQL error: a statement sharing the write lock needs it alone
+/// (see [`Held`]); it never reaches a client.
+pub const NEEDS_EXCLUSIVE: u16 = u16::MAX;
+
+pub fn needs_exclusive() -> SqlError {
+    SqlError::new(NEEDS_EXCLUSIVE, "HY000", "the write lock is needed alone")
 }
 
 /// A commit queued in the log; [`SqlEngine::wait`] waits until it is durable.
@@ -509,6 +554,12 @@ impl SqlEngine {
         self.with_state(|s| f(s.meta()))
     }
 
+    /// The write lock shared: a statement in a transaction runs under it
+    /// (see [`Held`]).
+    pub async fn lock_shared(&self) -> tokio::sync::RwLockReadGuard<'_, WriteState> {
+        self.write.read().await
+    }
+
     /// The write lock, with the index entries of commits applied since it
     /// was last held made final.
     pub async fn lock(&self) -> tokio::sync::RwLockWriteGuard<'_, WriteState> {
@@ -638,6 +689,19 @@ impl SqlEngine {
         Ok(id)
     }
 
+    /// [`Self::keys`] for a statement: built now if it holds the lock
+    /// alone; sharing it, only if built already ([`needs_exclusive`]).
+    fn keys_held<'a>(
+        &self,
+        w: &'a mut Held<'_>,
+        table: TableId,
+    ) -> Result<&'a TableKeys, SqlError> {
+        match w {
+            Held::Exclusive(w) => Ok(self.keys(w, table)?),
+            Held::Shared(w) => w.tables.get(&table).ok_or_else(needs_exclusive),
+        }
+    }
+
     /// `table`'s key indexes, its unique ones built from the newest state
     /// when first used (never from a statement's snapshot, which may be
     /// older).
@@ -674,7 +738,7 @@ impl SqlEngine {
         Ok(slot.insert(TableKeys {
             name: meta.name,
             keys,
-            next_auto,
+            next_auto: std::sync::Mutex::new(next_auto),
         }))
     }
 
@@ -686,12 +750,16 @@ impl SqlEngine {
     /// new as `snap`.
     pub async fn index_rows(
         &self,
-        w: &mut WriteState,
+        w: &mut Held<'_>,
         snap: &Snapshot,
         table: TableId,
         lookup: &Lookup,
         max: usize,
     ) -> Result<Option<Vec<u64>>, SqlError> {
+        let w = match w {
+            Held::Exclusive(w) => w,
+            Held::Shared(w) => return self.shared_rows(w, snap, table, lookup, max),
+        };
         // Commits applied since the lock was taken may be in `snap`.
         self.reconcile(w);
         // A table an ALTER replaced meanwhile has no index: scan instead.
@@ -724,8 +792,9 @@ impl SqlEngine {
     }
 
     /// [`Self::index_rows`] for a read, which holds no write lock: it
-    /// shares the lock with other reads when the index is built and caught
-    /// up (`snap` was taken before), and takes it alone only to bring it so.
+    /// shares the lock with other statements when the index is built and
+    /// can tell (`snap` was taken before), and takes it alone only to bring
+    /// it so.
     pub async fn index_rows_shared(
         &self,
         snap: &Snapshot,
@@ -733,22 +802,44 @@ impl SqlEngine {
         lookup: &Lookup,
         max: usize,
     ) -> Result<Option<Vec<u64>>, SqlError> {
-        {
-            let w = self.write.read().await;
-            let built = w
-                .tables
-                .get(&table)
-                .and_then(|k| k.keys.get(lookup.index))
-                .is_some_and(|k| k.built);
-            if built && !self.unreconciled(&w) {
-                return Ok(self.key_rows(&w, snap, table, lookup, max));
-            }
+        let mut w = Held::Shared(self.write.read().await);
+        match self.index_rows(&mut w, snap, table, lookup, max).await {
+            Err(e) if e.code == NEEDS_EXCLUSIVE => {}
+            other => return other,
         }
-        let mut w = self.lock().await;
+        drop(w);
+        let mut w = Held::Exclusive(self.lock().await);
         self.index_rows(&mut w, snap, table, lookup, max).await
     }
 
-    /// The lookup itself, on an index built and caught up with `snap`.
+    /// [`Self::index_rows`] under a shared lock: the lookup when the index
+    /// is built and can tell; [`needs_exclusive`] when it is not built or
+    /// names rows of commits applied but not yet reconciled.
+    fn shared_rows(
+        &self,
+        w: &WriteState,
+        snap: &Snapshot,
+        table: TableId,
+        lookup: &Lookup,
+        max: usize,
+    ) -> Result<Option<Vec<u64>>, SqlError> {
+        let built = w
+            .tables
+            .get(&table)
+            .and_then(|k| k.keys.get(lookup.index))
+            .is_some_and(|k| k.built);
+        if !built {
+            return Err(needs_exclusive());
+        }
+        match self.key_rows(w, snap, table, lookup, max) {
+            None if self.unreconciled(w) => Err(needs_exclusive()),
+            found => Ok(found),
+        }
+    }
+
+    /// The lookup itself, on an index at least as new as `snap`; `None`
+    /// also when it names rows of commits whose ids it has not been told
+    /// yet (`reconcile`).
     fn key_rows(
         &self,
         w: &WriteState,
@@ -782,6 +873,14 @@ impl SqlEngine {
             KeyBounds::Range(lo, hi) => {
                 index.in_range((lo.clone(), hi.clone()), snap.lsn, max, &mut found)?
             }
+            KeyBounds::Ranges(ranges) => {
+                for range in ranges {
+                    index.in_range(range.clone(), snap.lsn, max, &mut found)?;
+                    if found.len() > max {
+                        return None;
+                    }
+                }
+            }
             KeyBounds::Prefixes(prefixes) => {
                 for p in prefixes {
                     let end = p.successor().map_or(Bound::Unbounded, Bound::Excluded);
@@ -795,7 +894,9 @@ impl SqlEngine {
         if found.len() > max || found.iter().any(|(_, id)| unknown(*id)) {
             return None;
         }
-        found.sort_by(|a, b| a.0.cmp(b.0));
+        // Ranges may overlap.
+        found.sort();
+        found.dedup();
         Some(
             found
                 .into_iter()
@@ -806,27 +907,17 @@ impl SqlEngine {
     }
 
     /// Reserves `n` AUTO_INCREMENT values; returns the first.
-    pub fn reserve_auto(
-        &self,
-        w: &mut WriteState,
-        table: TableId,
-        n: u64,
-    ) -> Result<i128, SqlError> {
-        let k = self.keys(w, table)?;
-        let first = k.next_auto;
-        k.next_auto = first + n as i128;
+    pub fn reserve_auto(&self, w: &mut Held<'_>, table: TableId, n: u64) -> Result<i128, SqlError> {
+        let mut next = self.keys_held(w, table)?.next_auto();
+        let first = *next;
+        *next = first + n as i128;
         Ok(first)
     }
 
     /// Explicit AUTO_INCREMENT values push the counter past them.
-    pub fn saw_auto(
-        &self,
-        w: &mut WriteState,
-        table: TableId,
-        value: i128,
-    ) -> Result<(), SqlError> {
-        let k = self.keys(w, table)?;
-        k.next_auto = k.next_auto.max(value + 1);
+    pub fn saw_auto(&self, w: &mut Held<'_>, table: TableId, value: i128) -> Result<(), SqlError> {
+        let mut next = self.keys_held(w, table)?.next_auto();
+        *next = (*next).max(value + 1);
         Ok(())
     }
 
@@ -835,7 +926,7 @@ impl SqlEngine {
     /// KEY UPDATE), after waiting for commits in flight that hold them.
     pub async fn find_duplicate(
         &self,
-        w: &mut WriteState,
+        w: &mut Held<'_>,
         table: TableId,
         batch: &RecordBatch,
     ) -> Result<Vec<Option<Taken>>, SqlError> {
@@ -844,7 +935,7 @@ impl SqlEngine {
             return Ok(found);
         }
         // A key of a commit in flight: wait for its row id.
-        self.settle_all(w).await?;
+        self.settle_all(w.exclusive()?).await?;
         self.duplicates(w, table, batch)
     }
 
@@ -852,13 +943,13 @@ impl SqlEngine {
     /// (INSERT IGNORE's warning).
     pub fn duplicate_entry(
         &self,
-        w: &mut WriteState,
+        w: &mut Held<'_>,
         table: TableId,
         batch: &RecordBatch,
         r: usize,
         taken: Taken,
     ) -> Option<SqlError> {
-        let keys = self.keys(w, table).ok()?;
+        let keys = self.keys_held(w, table).ok()?;
         Some(keys.keys.get(taken.key)?.duplicate(&keys.name, batch, r))
     }
 
@@ -870,13 +961,13 @@ impl SqlEngine {
     /// replaced).
     pub fn repeats(
         &self,
-        w: &mut WriteState,
+        w: &mut Held<'_>,
         table: TableId,
         batch: &RecordBatch,
         left_out: &[bool],
         later_wins: bool,
     ) -> Result<Vec<(usize, SqlError)>, SqlError> {
-        let keys = self.keys(w, table)?;
+        let keys = self.keys_held(w, table)?;
         let encoded = keys
             .keys
             .iter()
@@ -917,11 +1008,11 @@ impl SqlEngine {
 
     fn duplicates(
         &self,
-        w: &mut WriteState,
+        w: &mut Held<'_>,
         table: TableId,
         batch: &RecordBatch,
     ) -> Result<Vec<Option<Taken>>, SqlError> {
-        let k = self.keys(w, table)?;
+        let k = self.keys_held(w, table)?;
         let mut out = vec![None; batch.num_rows()];
         for (i, idx) in k.keys.iter().enumerate().filter(|(_, k)| k.unique) {
             let encoded = idx.encode(batch)?;
@@ -943,7 +1034,7 @@ impl SqlEngine {
     /// committed keys (less what the transaction deleted) and its own rows.
     pub fn precheck(
         &self,
-        w: &mut WriteState,
+        w: &mut Held<'_>,
         txn: &WriteSet,
         add: &WriteSet,
     ) -> Result<(), SqlError> {
@@ -977,7 +1068,7 @@ impl SqlEngine {
                 continue;
             }
             let own = txn.inserts.get(&table).map(Vec::as_slice).unwrap_or(&[]);
-            let keys = self.keys(w, table)?;
+            let keys = self.keys_held(w, table)?;
             for k in keys.keys.iter().filter(|k| k.unique) {
                 let mut seen = HashSet::new();
                 let mut pending = 0u64;

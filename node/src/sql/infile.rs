@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 
 use super::catalog::TableMeta;
 use super::dml::{build_rows, default_text, rows_batch};
-use super::engine::{SqlEngine, WriteSet};
+use super::engine::{Held, SqlEngine, WriteSet};
 use super::session::SqlSession;
 use super::text::{Token, Tokens};
 use crate::mysql::session::{InfileSink, Outcome};
@@ -168,7 +168,7 @@ impl Part {
     /// Commits the part's rows.
     async fn commit(self, rows: Rows) -> Result<Committed, SqlError> {
         let engine = self.engine;
-        let mut w = engine.lock().await;
+        let mut w = Held::Exclusive(engine.lock().await);
         let (mut batch, buffers) = match rows {
             Rows::Built(batch) => (batch, None),
             Rows::Text(pending) => {
@@ -201,7 +201,7 @@ impl Part {
         }
         let loaded = batch.num_rows() as u64;
         ws.inserts.insert(self.table, vec![batch]);
-        engine.commit(&mut w, &ws).await?;
+        engine.commit(w.exclusive()?, &ws).await?;
         drop(w);
         Ok(Committed {
             buffers,

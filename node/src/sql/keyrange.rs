@@ -35,6 +35,8 @@ pub const MAX_ROWS: usize = 1 << 16;
 pub enum KeyBounds {
     /// Every key between two bounds.
     Range(Bound<Key>, Bound<Key>),
+    /// Every key within one of these ranges (they may overlap).
+    Ranges(Vec<(Bound<Key>, Bound<Key>)>),
     /// Only these keys (sorted, without repeats).
     Points(Vec<Key>),
     /// Every key that starts with one of these (sorted, without repeats):
@@ -201,6 +203,14 @@ impl Lookup {
             KeyBounds::Points(_) | KeyBounds::Prefixes(_) => 1,
             KeyBounds::Range(Bound::Unbounded, _) | KeyBounds::Range(_, Bound::Unbounded) => 3,
             KeyBounds::Range(..) => 2,
+            KeyBounds::Ranges(r)
+                if r.iter().any(|(l, h)| {
+                    matches!(l, Bound::Unbounded) || matches!(h, Bound::Unbounded)
+                }) =>
+            {
+                3
+            }
+            KeyBounds::Ranges(_) => 2,
         }
     }
 }
@@ -242,17 +252,128 @@ fn prefixes(whole: KeyBounds) -> Option<KeyBounds> {
         KeyBounds::Range(Bound::Included(a), Bound::Included(b)) if a == b => {
             KeyBounds::Prefixes(vec![a])
         }
-        KeyBounds::Range(lo, hi) => KeyBounds::Range(
-            match lo {
-                Bound::Excluded(p) => Bound::Included(p.successor()?),
-                other => other,
-            },
-            match hi {
-                Bound::Included(p) => Bound::Excluded(p.successor()?),
-                other => other,
-            },
+        KeyBounds::Range(lo, hi) => {
+            let (lo, hi) = prefix_range(lo, hi)?;
+            KeyBounds::Range(lo, hi)
+        }
+        KeyBounds::Ranges(r) => KeyBounds::Ranges(
+            r.into_iter()
+                .map(|(lo, hi)| prefix_range(lo, hi))
+                .collect::<Option<_>>()?,
         ),
     })
+}
+
+/// The keys whose first column lies between `lo` and `hi`.
+fn prefix_range(lo: Bound<Key>, hi: Bound<Key>) -> Option<(Bound<Key>, Bound<Key>)> {
+    Some((
+        match lo {
+            Bound::Excluded(p) => Bound::Included(p.successor()?),
+            other => other,
+        },
+        match hi {
+            Bound::Included(p) => Bound::Excluded(p.successor()?),
+            other => other,
+        },
+    ))
+}
+
+/// What one condition says of a column's values.
+enum Condition {
+    Range(Bound<Key>, Bound<Key>),
+    /// Only these (sorted, without repeats).
+    Points(Vec<Key>),
+}
+
+/// What `e` says of the column named `key`, its values encoded by
+/// `encode`; `None` if it says nothing usable.
+fn condition(
+    e: &SqlExpr,
+    key: &str,
+    encode: &dyn Fn(&SqlExpr) -> Option<Key>,
+) -> Option<Condition> {
+    Some(match e {
+        SqlExpr::BinaryOp { left, op, right } => {
+            let (op, value) = if is_key(left, key) {
+                (op.clone(), right.as_ref())
+            } else if is_key(right, key) {
+                // `v < col` is `col > v`.
+                let flipped = match op {
+                    BinaryOperator::Lt => BinaryOperator::Gt,
+                    BinaryOperator::LtEq => BinaryOperator::GtEq,
+                    BinaryOperator::Gt => BinaryOperator::Lt,
+                    BinaryOperator::GtEq => BinaryOperator::LtEq,
+                    other => other.clone(),
+                };
+                (flipped, left.as_ref())
+            } else {
+                return None;
+            };
+            let v = encode(value)?;
+            match op {
+                BinaryOperator::Eq => {
+                    Condition::Range(Bound::Included(v.clone()), Bound::Included(v))
+                }
+                BinaryOperator::Gt => Condition::Range(Bound::Excluded(v), Bound::Unbounded),
+                BinaryOperator::GtEq => Condition::Range(Bound::Included(v), Bound::Unbounded),
+                BinaryOperator::Lt => Condition::Range(Bound::Unbounded, Bound::Excluded(v)),
+                BinaryOperator::LtEq => Condition::Range(Bound::Unbounded, Bound::Included(v)),
+                _ => return None,
+            }
+        }
+        SqlExpr::Between {
+            expr,
+            negated: false,
+            low,
+            high,
+        } if is_key(expr, key) => Condition::Range(
+            Bound::Included(encode(low)?),
+            Bound::Included(encode(high)?),
+        ),
+        SqlExpr::InList {
+            expr,
+            list,
+            negated: false,
+        } if is_key(expr, key) => {
+            let mut keys = list.iter().map(encode).collect::<Option<Vec<_>>>()?;
+            keys.sort();
+            keys.dedup();
+            Condition::Points(keys)
+        }
+        SqlExpr::Nested(inner) => condition(inner, key, encode)?,
+        _ => return None,
+    })
+}
+
+/// The ranges a disjunction `a OR b OR ...` allows when each of its terms
+/// is a condition on the column.
+fn alternatives(
+    e: &SqlExpr,
+    key: &str,
+    encode: &dyn Fn(&SqlExpr) -> Option<Key>,
+    out: &mut Vec<(Bound<Key>, Bound<Key>)>,
+) -> Option<()> {
+    match e {
+        SqlExpr::BinaryOp {
+            left,
+            op: BinaryOperator::Or,
+            right,
+        } => {
+            alternatives(left, key, encode, out)?;
+            alternatives(right, key, encode, out)
+        }
+        SqlExpr::Nested(inner) => alternatives(inner, key, encode, out),
+        other => {
+            match condition(other, key, encode)? {
+                Condition::Range(l, h) => out.push((l, h)),
+                Condition::Points(p) => out.extend(
+                    p.into_iter()
+                        .map(|k| (Bound::Included(k.clone()), Bound::Included(k))),
+                ),
+            }
+            Some(())
+        }
+    }
 }
 
 /// The values of column `column` the conjuncts `parts` allow, encoded as
@@ -269,7 +390,16 @@ fn column_bounds(
         SqlExpr::Between { expr, .. } | SqlExpr::InList { expr, .. } => is_key(expr, key),
         _ => false,
     };
-    if !parts.iter().any(|p| mentioned(p)) {
+    let or = |e: &SqlExpr| {
+        matches!(
+            e,
+            SqlExpr::BinaryOp {
+                op: BinaryOperator::Or,
+                ..
+            }
+        )
+    };
+    if !parts.iter().any(|p| mentioned(p) || or(p)) {
         return None;
     }
     let ty = meta.columns[column].ty.storage.data_type();
@@ -284,78 +414,56 @@ fn column_bounds(
     };
     let (mut lo, mut hi) = (Bound::Unbounded, Bound::Unbounded);
     let mut points: Option<Vec<Key>> = None;
-    let mut found = false;
+    // The first disjunction of conditions on the column (any other is
+    // left for the filter).
+    let mut ranges: Option<Vec<(Bound<Key>, Bound<Key>)>> = None;
     let mut used = 0;
     for &part in parts {
-        let (l, h) = match part {
-            SqlExpr::BinaryOp { left, op, right } => {
-                let (op, value) = if is_key(left, key) {
-                    (op.clone(), right.as_ref())
-                } else if is_key(right, key) {
-                    // `v < pk` is `pk > v`.
-                    let flipped = match op {
-                        BinaryOperator::Lt => BinaryOperator::Gt,
-                        BinaryOperator::LtEq => BinaryOperator::GtEq,
-                        BinaryOperator::Gt => BinaryOperator::Lt,
-                        BinaryOperator::GtEq => BinaryOperator::LtEq,
-                        other => other.clone(),
-                    };
-                    (flipped, left.as_ref())
-                } else {
-                    continue;
-                };
-                let Some(v) = encode(value) else { continue };
-                match op {
-                    BinaryOperator::Eq => (Bound::Included(v.clone()), Bound::Included(v)),
-                    BinaryOperator::Gt => (Bound::Excluded(v), Bound::Unbounded),
-                    BinaryOperator::GtEq => (Bound::Included(v), Bound::Unbounded),
-                    BinaryOperator::Lt => (Bound::Unbounded, Bound::Excluded(v)),
-                    BinaryOperator::LtEq => (Bound::Unbounded, Bound::Included(v)),
-                    _ => continue,
-                }
+        if or(part) {
+            let mut alts = Vec::new();
+            if ranges.is_none() && alternatives(part, key, &encode, &mut alts).is_some() {
+                ranges = Some(alts);
+                used += 1;
             }
-            SqlExpr::Between {
-                expr,
-                negated: false,
-                low,
-                high,
-            } if is_key(expr, key) => {
-                let (Some(l), Some(h)) = (encode(low), encode(high)) else {
-                    continue;
-                };
-                (Bound::Included(l), Bound::Included(h))
+            continue;
+        }
+        match condition(part, key, &encode) {
+            Some(Condition::Range(l, h)) => {
+                lo = tighter(lo, l, true);
+                hi = tighter(hi, h, false);
             }
-            SqlExpr::InList {
-                expr,
-                list,
-                negated: false,
-            } if is_key(expr, key) => {
-                let Some(mut keys) = list.iter().map(&encode).collect::<Option<Vec<_>>>() else {
-                    continue;
-                };
-                keys.sort();
-                keys.dedup();
+            Some(Condition::Points(keys)) => {
                 points = Some(match points.take() {
                     None => keys,
                     Some(before) => before.into_iter().filter(|k| keys.contains(k)).collect(),
                 });
-                found = true;
-                used += 1;
-                continue;
             }
-            _ => continue,
-        };
-        lo = tighter(lo, l, true);
-        hi = tighter(hi, h, false);
-        found = true;
+            None => continue,
+        }
         used += 1;
     }
-    if !found {
+    if used == 0 {
         return None;
     }
-    let bounds = match points {
-        Some(p) => KeyBounds::Points(p.into_iter().filter(|k| contains(&lo, &hi, k)).collect()),
-        None => KeyBounds::Range(lo, hi),
+    let bounds = match (points, ranges) {
+        (Some(p), ranges) => {
+            // Listed values within the range (and any disjunction) only.
+            let within = |k: &Key| {
+                contains(&lo, &hi, k)
+                    && ranges
+                        .as_ref()
+                        .is_none_or(|r| r.iter().any(|(l, h)| contains(l, h, k)))
+            };
+            KeyBounds::Points(p.into_iter().filter(within).collect())
+        }
+        (None, Some(ranges)) => KeyBounds::Ranges(
+            ranges
+                .into_iter()
+                .map(|(l, h)| (tighter(l, lo.clone(), true), tighter(h, hi.clone(), false)))
+                .filter(|(l, h)| !is_empty(l, h))
+                .collect(),
+        ),
+        (None, None) => KeyBounds::Range(lo, hi),
     };
     Some((bounds, used))
 }
@@ -535,8 +643,15 @@ mod tests {
         assert!(key(&m, -3) < key(&m, 2));
         // Nothing that could drop a matching row: ORs, fractions, other
         // columns, values outside the type, NOT IN.
+        assert_eq!(
+            b("id = 1 OR id = 2"),
+            Some(KeyBounds::Ranges(vec![
+                (Bound::Included(key(&m, 1)), Bound::Included(key(&m, 1))),
+                (Bound::Included(key(&m, 2)), Bound::Included(key(&m, 2))),
+            ]))
+        );
         for w in [
-            "id = 1 OR id = 2",
+            "id = 1 OR k = 2",
             "id > 1.5",
             "k = 3",
             "id < 99999999999",
@@ -600,6 +715,25 @@ mod tests {
         assert!(!l("id > 5 AND k = 3").exact);
         assert_eq!(l("id > 5 AND k BETWEEN 1 AND 2").spec.name, "kc");
         assert_eq!(l("id BETWEEN 5 AND 9 AND k > 2").spec.name, "PRIMARY");
+        // A disjunction of conditions on the column is a set of ranges,
+        // within what the other conjuncts allow.
+        let either = l("(k BETWEEN 1 AND 2 OR k = 9 OR k IN (4, 20)) AND k < 10");
+        assert_eq!(
+            either.bounds,
+            KeyBounds::Ranges(vec![
+                (Bound::Included(k(1)), Bound::Excluded(next(2))),
+                (Bound::Included(k(9)), Bound::Excluded(next(9))),
+                (Bound::Included(k(4)), Bound::Excluded(next(4))),
+            ])
+        );
+        assert!(either.exact);
+        assert_eq!(
+            l("k IN (1, 5, 7) AND (k < 2 OR k > 6)").bounds,
+            KeyBounds::Prefixes(vec![k(1), k(7)])
+        );
+        // A disjunction naming anything else bounds nothing.
+        assert!(lookup(&m, Some(&where_of("k = 1 OR id = 2"))).is_none());
+        assert!(!l("id = 3 AND (k = 1 OR c = 'x')").exact);
         // Without a primary key, a non-unique index is not kept.
         let bare = meta("CREATE TABLE t (a INT, KEY ka (a))");
         assert_eq!(lookup(&bare, Some(&where_of("a = 1"))), None);

@@ -23,7 +23,7 @@ use mysql_common::value::Value;
 
 use super::catalog;
 use super::diagnostics::{Diagnostics, Level};
-use super::engine::{SqlEngine, WriteSet};
+use super::engine::{Held, SqlEngine, WriteSet};
 use super::provider::{FloeCatalog, Overlay, View, ViewCell};
 use super::text::{Token, Tokens, split_statements};
 use super::vars::{SystemVars, UserVars, Vars};
@@ -735,29 +735,51 @@ impl SqlSession {
     /// Runs a write statement: in the open transaction, or as its own. A
     /// statement of its own that deletes a row a commit still in flight
     /// deletes runs again once that commit is applied (as MySQL's would
-    /// wait for the row lock and read the row anew).
+    /// wait for the row lock and read the row anew). A statement in a
+    /// transaction shares the write lock (see [`Held`]) unless it turns out
+    /// to need it alone, and then runs again.
     pub async fn write<F>(&mut self, f: F) -> Result<Done, SqlError>
     where
-        F: for<'a> Fn(
+        F: for<'a, 'w> Fn(
             &'a mut SqlSession,
-            &'a mut super::engine::WriteState,
+            &'a mut Held<'w>,
         ) -> BoxFuture<'a, Result<(Done, WriteSet), SqlError>>,
     {
         if self.txn.is_none() && !self.autocommit() {
             self.begin();
         }
         let engine = self.engine.clone();
-        let mut w = engine.lock().await;
+        let mut w = match self.txn {
+            Some(_) => Held::Shared(engine.lock_shared().await),
+            None => Held::Exclusive(engine.lock().await),
+        };
         let mut settled = false;
         loop {
-            let (done, writes) = f(self, &mut w).await?;
+            let ran = match f(self, &mut w).await {
+                Ok((done, writes)) => match &self.txn {
+                    Some(t) => engine
+                        .precheck(&mut w, &t.writes, &writes)
+                        .map(|()| (done, writes)),
+                    None => Ok((done, writes)),
+                },
+                Err(e) => Err(e),
+            };
+            let (done, writes) = match ran {
+                Err(e) if e.code == super::engine::NEEDS_EXCLUSIVE => {
+                    drop(w);
+                    w = Held::Exclusive(engine.lock().await);
+                    self.diagnostics.clear();
+                    continue;
+                }
+                other => other?,
+            };
             let Some(t) = &mut self.txn else {
                 let writes = dml::without_dead_pending(writes);
-                let pending = match engine.submit(&mut w, &writes) {
+                let pending = match engine.submit(w.exclusive()?, &writes) {
                     // A row it deletes was deleted since its snapshot, or is
                     // being deleted by a commit in flight.
                     Err(e) if e.code == super::engine::DEADLOCK && !settled => {
-                        engine.settle_all(&mut w).await?;
+                        engine.settle_all(w.exclusive()?).await?;
                         settled = true;
                         // The statement runs again from the start, and
                         // raises its warnings again.
@@ -773,7 +795,6 @@ impl SqlSession {
                 }
                 return Ok(done);
             };
-            engine.precheck(&mut w, &t.writes, &writes)?;
             t.add(writes);
             return Ok(done);
         }
