@@ -223,6 +223,12 @@ pub fn lookup(meta: &TableMeta, selection: Option<&SqlExpr>) -> Option<Lookup> {
     conjuncts(selection?, &mut parts);
     let mut best: Option<Lookup> = None;
     for (index, spec) in meta.key_indexes().into_iter().enumerate() {
+        // An index leaves out rows with a NULL in any of its columns. A
+        // NULL in the first never meets a condition on it; one in another
+        // would drop a row the condition keeps.
+        if spec.columns[1..].iter().any(|&c| meta.columns[c].nullable) {
+            continue;
+        }
         let first = spec.columns[0];
         let Some((bounds, used)) = column_bounds(meta, first, &parts) else {
             continue;
@@ -679,7 +685,7 @@ mod tests {
     #[test]
     fn other_indexes_bound_ranges_of_their_keys_by_their_first_column() {
         let m = meta(
-            "CREATE TABLE t (id INT PRIMARY KEY, k INT, u INT, c TEXT, \
+            "CREATE TABLE t (id INT PRIMARY KEY, k INT, u INT, c TEXT NOT NULL, \
              KEY kc (k, c), UNIQUE KEY uk (u))",
         );
         let l = |w: &str| lookup(&m, Some(&where_of(w))).unwrap();
@@ -734,6 +740,10 @@ mod tests {
         // A disjunction naming anything else bounds nothing.
         assert!(lookup(&m, Some(&where_of("k = 1 OR id = 2"))).is_none());
         assert!(!l("id = 3 AND (k = 1 OR c = 'x')").exact);
+        // An index whose later columns may be NULL leaves rows out that a
+        // condition on its first column keeps.
+        let nullable = meta("CREATE TABLE t (id INT PRIMARY KEY, k INT, c TEXT, KEY kc (k, c))");
+        assert_eq!(lookup(&nullable, Some(&where_of("k = 1"))), None);
         // Without a primary key, a non-unique index is not kept.
         let bare = meta("CREATE TABLE t (a INT, KEY ka (a))");
         assert_eq!(lookup(&bare, Some(&where_of("a = 1"))), None);
