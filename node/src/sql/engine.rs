@@ -307,6 +307,14 @@ impl Held<'_> {
     }
 }
 
+/// What a key lookup found.
+enum Found {
+    /// The rows live in the snapshot, in key order.
+    Rows(Vec<u64>),
+    /// Rows of commits applied but not yet given their ids (`reconcile`).
+    Unreconciled,
+}
+
 /// Not a MySQL error: a statement sharing the write lock needs it alone
 /// (see [`Held`]); it never reaches a client.
 pub const NEEDS_EXCLUSIVE: u16 = u16::MAX;
@@ -568,17 +576,6 @@ impl SqlEngine {
         w
     }
 
-    /// Whether commits applied since the index last caught up have entries
-    /// left to make final (`reconcile`).
-    fn unreconciled(&self, w: &WriteState) -> bool {
-        let Source::Writer(writer) = &self.source else {
-            return false;
-        };
-        w.inflight
-            .first_key_value()
-            .is_some_and(|(&lsn, _)| lsn <= writer.applied_lsn())
-    }
-
     /// Gives the rows of applied in-flight commits their row ids in the
     /// indexes, and frees the rows they deleted.
     fn reconcile(&self, w: &mut WriteState) {
@@ -788,7 +785,12 @@ impl SqlEngine {
                 "built an index for lookups"
             );
         }
-        Ok(self.key_rows(w, snap, table, lookup, max))
+        // Everything applied is reconciled: a row it cannot name belongs
+        // to a commit that failed, and a scan answers instead.
+        Ok(match self.key_rows(w, snap, table, lookup, max) {
+            Some(Found::Rows(rows)) => Some(rows),
+            Some(Found::Unreconciled) | None => None,
+        })
     }
 
     /// [`Self::index_rows`] for a read, which holds no write lock: it
@@ -813,8 +815,9 @@ impl SqlEngine {
     }
 
     /// [`Self::index_rows`] under a shared lock: the lookup when the index
-    /// is built and can tell; [`needs_exclusive`] when it is not built or
-    /// names rows of commits applied but not yet reconciled.
+    /// is built; [`needs_exclusive`] when it is not, or when it names rows
+    /// of commits applied but not yet reconciled (which the exclusive lock
+    /// reconciles; nothing else it could not tell would change with it).
     fn shared_rows(
         &self,
         w: &WriteState,
@@ -832,14 +835,15 @@ impl SqlEngine {
             return Err(needs_exclusive());
         }
         match self.key_rows(w, snap, table, lookup, max) {
-            None if self.unreconciled(w) => Err(needs_exclusive()),
-            found => Ok(found),
+            Some(Found::Rows(rows)) => Ok(Some(rows)),
+            Some(Found::Unreconciled) => Err(needs_exclusive()),
+            None => Ok(None),
         }
     }
 
     /// The lookup itself, on an index at least as new as `snap`; `None`
-    /// also when it names rows of commits whose ids it has not been told
-    /// yet (`reconcile`).
+    /// when the index cannot tell (it is older than `snap`, forgot what a
+    /// key named then, or finds more than `max` rows).
     fn key_rows(
         &self,
         w: &WriteState,
@@ -847,7 +851,7 @@ impl SqlEngine {
         table: TableId,
         lookup: &Lookup,
         max: usize,
-    ) -> Option<Vec<u64>> {
+    ) -> Option<Found> {
         let tsnap = snap.tables.get(&table)?;
         let index = w.tables.get(&table)?.keys.get(lookup.index)?;
         // The statement's definition of the table may be older or newer
@@ -891,19 +895,22 @@ impl SqlEngine {
                 }
             }
         }
-        if found.len() > max || found.iter().any(|(_, id)| unknown(*id)) {
+        if found.len() > max {
             return None;
+        }
+        if found.iter().any(|(_, id)| unknown(*id)) {
+            return Some(Found::Unreconciled);
         }
         // Ranges may overlap.
         found.sort();
         found.dedup();
-        Some(
+        Some(Found::Rows(
             found
                 .into_iter()
                 .map(|(_, id)| id)
                 .filter(|&id| id & INFLIGHT == 0 && tsnap.is_live(addr(id)))
                 .collect(),
-        )
+        ))
     }
 
     /// Reserves `n` AUTO_INCREMENT values; returns the first.
