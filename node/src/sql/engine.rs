@@ -311,8 +311,10 @@ impl Held<'_> {
 enum Found {
     /// The rows live in the snapshot, in key order.
     Rows(Vec<u64>),
-    /// Rows of commits applied but not yet given their ids (`reconcile`).
-    Unreconciled,
+    /// What only the lock held alone can mend: the index is not built, or
+    /// it names rows of commits applied but not yet given their ids
+    /// (`reconcile`).
+    NeedsLock,
 }
 
 /// Not a MySQL error: a statement sharing the write lock needs it alone
@@ -755,7 +757,13 @@ impl SqlEngine {
     ) -> Result<Option<Vec<u64>>, SqlError> {
         let w = match w {
             Held::Exclusive(w) => w,
-            Held::Shared(w) => return self.shared_rows(w, snap, table, lookup, max),
+            Held::Shared(w) => {
+                return match self.key_rows(w, snap, table, lookup, max) {
+                    Some(Found::Rows(rows)) => Ok(Some(rows)),
+                    Some(Found::NeedsLock) => Err(needs_exclusive()),
+                    None => Ok(None),
+                };
+            }
         };
         // Commits applied since the lock was taken may be in `snap`.
         self.reconcile(w);
@@ -789,7 +797,7 @@ impl SqlEngine {
         // to a commit that failed, and a scan answers instead.
         Ok(match self.key_rows(w, snap, table, lookup, max) {
             Some(Found::Rows(rows)) => Some(rows),
-            Some(Found::Unreconciled) | None => None,
+            Some(Found::NeedsLock) | None => None,
         })
     }
 
@@ -814,34 +822,8 @@ impl SqlEngine {
         self.index_rows(&mut w, snap, table, lookup, max).await
     }
 
-    /// [`Self::index_rows`] under a shared lock: the lookup when the index
-    /// is built; [`needs_exclusive`] when it is not, or when it names rows
-    /// of commits applied but not yet reconciled (which the exclusive lock
-    /// reconciles; nothing else it could not tell would change with it).
-    fn shared_rows(
-        &self,
-        w: &WriteState,
-        snap: &Snapshot,
-        table: TableId,
-        lookup: &Lookup,
-        max: usize,
-    ) -> Result<Option<Vec<u64>>, SqlError> {
-        let built = w
-            .tables
-            .get(&table)
-            .and_then(|k| k.keys.get(lookup.index))
-            .is_some_and(|k| k.built);
-        if !built {
-            return Err(needs_exclusive());
-        }
-        match self.key_rows(w, snap, table, lookup, max) {
-            Some(Found::Rows(rows)) => Ok(Some(rows)),
-            Some(Found::Unreconciled) => Err(needs_exclusive()),
-            None => Ok(None),
-        }
-    }
-
-    /// The lookup itself, on an index at least as new as `snap`; `None`
+    /// The lookup itself, on an index at least as new as `snap` (under a
+    /// shared lock, or after `index_rows` built and reconciled it); `None`
     /// when the index cannot tell (it is older than `snap`, forgot what a
     /// key named then, or finds more than `max` rows).
     fn key_rows(
@@ -853,11 +835,19 @@ impl SqlEngine {
         max: usize,
     ) -> Option<Found> {
         let tsnap = snap.tables.get(&table)?;
-        let index = w.tables.get(&table)?.keys.get(lookup.index)?;
+        let Some(keys) = w.tables.get(&table) else {
+            return Some(Found::NeedsLock);
+        };
+        let index = keys.keys.get(lookup.index)?;
         // The statement's definition of the table may be older or newer
         // than the index's (a CREATE INDEX in between).
-        let same = index.name == lookup.spec.name && index.columns == lookup.spec.columns;
-        if !same || !index.built || snap.lsn < index.horizon {
+        if index.name != lookup.spec.name || index.columns != lookup.spec.columns {
+            return None;
+        }
+        if !index.built {
+            return Some(Found::NeedsLock);
+        }
+        if snap.lsn < index.horizon {
             return None;
         }
         // A row of a commit in flight is in no snapshot older than the
@@ -899,7 +889,7 @@ impl SqlEngine {
             return None;
         }
         if found.iter().any(|(_, id)| unknown(*id)) {
-            return Some(Found::Unreconciled);
+            return Some(Found::NeedsLock);
         }
         // Ranges may overlap.
         found.sort();

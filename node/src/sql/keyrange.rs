@@ -179,15 +179,13 @@ pub struct Lookup {
     /// condition on the index's first column, an integer one (so the rows
     /// in range need no filtering).
     pub exact: bool,
-    /// The bounds are whole keys of a unique index: a point names at most
-    /// one row.
-    pub unique: bool,
 }
 
 impl Lookup {
     /// Whether this finds at most one row: one value of a unique key.
     pub fn is_point(&self) -> bool {
-        self.unique
+        self.spec.unique
+            && self.spec.columns.len() == 1
             && match &self.bounds {
                 KeyBounds::Points(p) => p.len() <= 1,
                 KeyBounds::Range(Bound::Included(a), Bound::Included(b)) => a == b,
@@ -239,7 +237,6 @@ pub fn lookup(meta: &TableMeta, selection: Option<&SqlExpr>) -> Option<Lookup> {
             index,
             bounds,
             exact: used == parts.len() && meta.columns[first].ty.storage.data_type().is_integer(),
-            unique: whole && spec.unique,
             spec,
         };
         if best.as_ref().is_none_or(|b| found.rank() < b.rank()) {
