@@ -21,6 +21,7 @@ pub mod point;
 pub mod prepared;
 pub mod provider;
 pub mod prune;
+pub mod push_down_aggregate;
 pub mod session;
 pub mod show;
 pub mod text;

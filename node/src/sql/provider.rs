@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, BooleanBufferBuilder, RecordBatch, RecordBatchOptions,
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, RecordBatch, RecordBatchOptions,
     UInt64Array,
 };
 use arrow::compute::{filter_record_batch, interleave};
@@ -20,6 +20,7 @@ use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
+use floe_storage::segment::ZoneValue;
 use floe_storage::state::TableSnapshot;
 use floe_storage::{Snapshot, TableId};
 use roaring::RoaringBitmap;
@@ -271,6 +272,55 @@ impl SnapshotTable {
         Ok(out)
     }
 
+    /// How many rows a scan gives at most (deleted rows of the transaction
+    /// are still counted).
+    pub fn rows_at_most(&self) -> u64 {
+        let own: usize = self.inserted.iter().map(RecordBatch::num_rows).sum();
+        self.data.live_rows() + own as u64
+    }
+
+    /// The smallest and largest value of integer (or DATE) column `column`
+    /// over every row a scan could give, deleted ones included, so a bound
+    /// rather than the exact extremes; `None` for other types, or when no
+    /// row has a value. Sealed segments answer from their zone maps; the
+    /// open segment and the transaction's rows are read.
+    pub fn integer_range(&self, column: usize) -> Option<(i128, i128)> {
+        let ty = self.schema.fields().get(column)?.data_type();
+        if !(ty.is_integer() || *ty == DataType::Date32) {
+            return None;
+        }
+        let mut range: Option<(i128, i128)> = None;
+        let mut widen = |lo: i128, hi: i128| {
+            range = Some(range.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+        };
+        for seg in &self.data.segments {
+            match &seg.zones {
+                Some(zones) => {
+                    let zone = zones.get(column)?;
+                    match (&zone.min, &zone.max) {
+                        (Some(lo), Some(hi)) => widen(zone_int(lo)?, zone_int(hi)?),
+                        // A zone without bounds is all NULL (or empty).
+                        _ if zone.nulls >= seg.rows as u64 => {}
+                        _ => return None,
+                    }
+                }
+                None => {
+                    for b in &seg.batches {
+                        if let Some((lo, hi)) = array_range(b.column(column).as_ref()) {
+                            widen(lo, hi);
+                        }
+                    }
+                }
+            }
+        }
+        for b in &self.inserted {
+            if let Some((lo, hi)) = array_range(b.column(column).as_ref()) {
+                widen(lo, hi);
+            }
+        }
+        range
+    }
+
     /// Whether the transaction has rows of its own in this table.
     pub fn has_own_rows(&self) -> bool {
         self.inserted.iter().any(|b| b.num_rows() > 0)
@@ -384,6 +434,39 @@ impl SnapshotTable {
         }
         let per = batches.len().div_ceil(target.max(1));
         Ok(batches.chunks(per).map(<[RecordBatch]>::to_vec).collect())
+    }
+}
+
+fn zone_int(v: &ZoneValue) -> Option<i128> {
+    match v {
+        ZoneValue::Int(i) => Some(*i as i128),
+        ZoneValue::UInt(u) => Some(*u as i128),
+        _ => None,
+    }
+}
+
+/// The smallest and largest non-NULL value of an integer or DATE array.
+fn array_range(a: &dyn Array) -> Option<(i128, i128)> {
+    use arrow::compute::{max, min};
+    use arrow::datatypes::*;
+    fn of<T: ArrowNumericType>(a: &dyn Array) -> Option<(i128, i128)>
+    where
+        T::Native: Into<i128>,
+    {
+        let a = a.as_primitive_opt::<T>()?;
+        Some((min(a)?.into(), max(a)?.into()))
+    }
+    match a.data_type() {
+        DataType::Int8 => of::<Int8Type>(a),
+        DataType::Int16 => of::<Int16Type>(a),
+        DataType::Int32 => of::<Int32Type>(a),
+        DataType::Int64 => of::<Int64Type>(a),
+        DataType::UInt8 => of::<UInt8Type>(a),
+        DataType::UInt16 => of::<UInt16Type>(a),
+        DataType::UInt32 => of::<UInt32Type>(a),
+        DataType::UInt64 => of::<UInt64Type>(a),
+        DataType::Date32 => of::<Date32Type>(a),
+        _ => None,
     }
 }
 

@@ -332,6 +332,7 @@ impl SqlSession {
             // MySQL sorts NULL below every value (first ascending).
             .set_str("datafusion.sql_parser.default_null_ordering", "nulls_min");
         let df = DfContext::new_with_config(config);
+        df.add_optimizer_rule(Arc::new(super::push_down_aggregate::PushDownAggregate));
         let view: ViewCell = Arc::new(RwLock::new(View {
             snap: engine.snapshot(),
             overlay: None,

@@ -132,6 +132,50 @@ const QUERIES: &[&str] = &[
     "SELECT DATE_FORMAT(ts, '%Y-%m') AS month, COUNT(*) AS n FROM t GROUP BY DATE_FORMAT(ts, '%Y-%m') ORDER BY month",
 ];
 
+/// A star join: facts `f` (2,000 rows; `k` in 0..=24 or NULL) and a dimension
+/// `dim` whose key `k` repeats for some values and misses others.
+const STAR: &str = "CREATE TABLE f (id INT PRIMARY KEY, k INT, g INT NOT NULL, v DECIMAL(10,2), m INT); \
+    CREATE TABLE dim (id INT PRIMARY KEY, k INT, name VARCHAR(20), tier INT)";
+
+fn star_rows() -> String {
+    let facts: Vec<String> = (0..2000u32)
+        .map(|i| {
+            let h = i.wrapping_mul(2_654_435_761) >> 7;
+            let k = if i % 97 == 0 { "NULL".to_string() } else { (h % 25).to_string() };
+            let v = if i % 31 == 0 { "NULL".to_string() } else { format!("{}.{:02}", h % 500, i % 100) };
+            let m = if i % 13 == 0 { "NULL".to_string() } else { ((h >> 5) % 50).to_string() };
+            format!("({i}, {k}, {}, {v}, {m})", i % 3)
+        })
+        .collect();
+    // Keys 0..=19, with 3, 7 and 11 twice (a fact row matches both) and 20..=24 missing.
+    let dims: Vec<String> = (0..20u32)
+        .chain([3, 7, 11])
+        .enumerate()
+        .map(|(id, k)| format!("({id}, {k}, 'net-{}', {})", k % 6, 1 + k % 4))
+        .collect();
+    format!(
+        "INSERT INTO f VALUES {}; INSERT INTO dim VALUES {}",
+        facts.join(", "),
+        dims.join(", ")
+    )
+}
+
+/// GROUP BY over the star join: floe aggregates `f` by `k` before the join.
+const STAR_QUERIES: &[&str] = &[
+    "SELECT d.name, COUNT(*), SUM(f.v), MIN(f.m), MAX(f.m), COUNT(f.m), COUNT(f.v) FROM f JOIN dim d ON f.k = d.k GROUP BY d.name ORDER BY d.name",
+    "SELECT d.tier, f.g, COUNT(*) AS n, SUM(f.v) AS s FROM f JOIN dim d ON f.k = d.k GROUP BY d.tier, f.g ORDER BY d.tier, f.g",
+    "SELECT d.tier, AVG(f.v), AVG(f.m) FROM f JOIN dim d ON f.k = d.k GROUP BY d.tier ORDER BY d.tier",
+    "SELECT COUNT(*), SUM(f.m) FROM f JOIN dim d ON f.k = d.k",
+    "SELECT d.name, SUM(f.v) / SUM(f.m) AS ratio FROM f JOIN dim d ON f.k = d.k GROUP BY d.name ORDER BY d.name",
+    "SELECT d.name, COUNT(*) FROM dim d JOIN f ON d.k = f.k GROUP BY d.name ORDER BY d.name",
+    "SELECT d.name, SUM(f.v) AS s FROM f JOIN dim d ON f.k = d.k GROUP BY d.name HAVING SUM(f.v) > 20000 ORDER BY s DESC",
+    "SELECT d.tier, SUM(f.v) FROM f JOIN dim d ON f.k = d.k WHERE f.m > 10 AND d.tier < 4 GROUP BY d.tier ORDER BY d.tier",
+    "SELECT d.tier, SUM(CASE WHEN f.g = 1 THEN f.v ELSE 0 END) AS g1 FROM f JOIN dim d ON f.k = d.k GROUP BY d.tier ORDER BY d.tier",
+    "SELECT d.name, COUNT(DISTINCT f.m) FROM f JOIN dim d ON f.k = d.k GROUP BY d.name ORDER BY d.name",
+    "SELECT UPPER(d.name) AS u, MAX(f.v) FROM f JOIN dim d ON f.k = d.k GROUP BY UPPER(d.name) ORDER BY u",
+    "SELECT t.tier, SUM(t.n) FROM (SELECT d.tier, d.name, COUNT(*) AS n FROM f JOIN dim d ON f.k = d.k GROUP BY d.tier, d.name) t GROUP BY t.tier ORDER BY t.tier",
+];
+
 type Answer = Result<(Vec<String>, Vec<Vec<Option<String>>>), String>;
 
 async fn answer(c: &mut Conn, sql: &str) -> Answer {
@@ -160,6 +204,15 @@ async fn answer(c: &mut Conn, sql: &str) -> Answer {
     Ok((names, values))
 }
 
+/// The optimized logical plan of `sql`, from EXPLAIN.
+async fn logical_plan(c: &mut Conn, sql: &str) -> String {
+    let rows: Vec<(String, String)> = c.query(format!("EXPLAIN {sql}")).await.unwrap();
+    rows.into_iter()
+        .filter(|(kind, _)| kind == "logical_plan")
+        .map(|(_, plan)| plan)
+        .collect()
+}
+
 #[test]
 fn functions_and_operators_answer_as_mariadb_does() {
     let base = tempfile::tempdir().unwrap();
@@ -180,11 +233,13 @@ fn functions_and_operators_answer_as_mariadb_does() {
             .await
             .unwrap();
         m.query_drop(ROWS).await.unwrap();
+        m.query_drop(STAR).await.unwrap();
+        m.query_drop(star_rows()).await.unwrap();
 
         let (pp, rp) = (pool(s.port), pool(r.port()));
         let mut p = pp.get_conn().await.unwrap();
         p.query_drop("CREATE DATABASE sem").await.unwrap();
-        p.query_drop(format!("USE sem; {TABLE}; {ROWS}"))
+        p.query_drop(format!("USE sem; {TABLE}; {ROWS}; {STAR}; {}", star_rows()))
             .await
             .unwrap();
         let mut q = rp.get_conn().await.unwrap();
@@ -194,7 +249,7 @@ fn functions_and_operators_answer_as_mariadb_does() {
         let queries = PER_ROW
             .iter()
             .map(|e| format!("SELECT id, {e} FROM t ORDER BY id"))
-            .chain(QUERIES.iter().map(|q| q.to_string()));
+            .chain(QUERIES.iter().chain(STAR_QUERIES).map(|q| q.to_string()));
         let mut differences = Vec::new();
         let mut checked = 0;
         for sql in queries {
@@ -207,6 +262,25 @@ fn functions_and_operators_answer_as_mariadb_does() {
                 ));
             }
             checked += 1;
+        }
+        // The star queries' answers came from aggregating before the join
+        // (on the reader and on the primary), except where that cannot be.
+        p.query_drop("USE sem").await.unwrap();
+        for c in [&mut q, &mut p] {
+            let plan = logical_plan(c, STAR_QUERIES[0]).await;
+            assert!(
+                plan.contains("Aggregate: groupBy=[[f.k]]") && plan.contains("__floe_partial_"),
+                "the facts are grouped by their join key first:\n{plan}"
+            );
+            let distinct = logical_plan(c, STAR_QUERIES[9]).await;
+            assert!(!distinct.contains("__floe_partial_"), "{distinct}");
+            // Joined on a key with as many values as rows: nothing to gain.
+            let wide = logical_plan(
+                c,
+                "SELECT d.name, COUNT(*) FROM f JOIN dim d ON f.id = d.k GROUP BY d.name",
+            )
+            .await;
+            assert!(!wide.contains("__floe_partial_"), "{wide}");
         }
         assert!(
             differences.is_empty(),
