@@ -195,7 +195,7 @@ pub fn restore(store: Arc<dyn BlobStore>, m: &Manifest) -> Result<State> {
         let open = match &t.open.key {
             Some(key) => {
                 let image = SealedSegment::open(store.as_ref(), key, &schema)?;
-                OpenSegment::from_image(t.open.id, image.batch)
+                OpenSegment::from_image(t.open.id, image.batch, &image.blocks)?
             }
             None => OpenSegment::new(t.open.id, schema.clone()),
         };

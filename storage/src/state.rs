@@ -16,7 +16,7 @@ use crate::deletes::DeleteVector;
 use crate::error::{Error, Result};
 use crate::record::{Ddl, Record, RowAddr, Txn, TxnOp};
 use crate::schema::{SegmentId, TableDef, TableId};
-use crate::segment::{ColumnZone, OpenSegment, SealedSegment, sealed_key};
+use crate::segment::{BlockZones, ColumnZone, OpenSegment, SealedSegment, sealed_key};
 
 #[derive(Debug)]
 pub struct Table {
@@ -398,6 +398,7 @@ impl State {
                         batches: vec![s.batch.clone()],
                         deletes: deletes_at(*sid),
                         zones: Some(s.zones.clone()),
+                        blocks: s.blocks.clone(),
                     });
                 }
                 for (sid, f) in &t.frozen {
@@ -408,6 +409,7 @@ impl State {
                         batches: f.chunks().to_vec(),
                         deletes: deletes_at(*sid),
                         zones: None,
+                        blocks: f.blocks().clone(),
                     });
                 }
                 segments.push(SegmentSnapshot {
@@ -417,6 +419,7 @@ impl State {
                     batches: t.open.chunks().to_vec(),
                     deletes: deletes_at(t.open.id),
                     zones: None,
+                    blocks: t.open.blocks().clone(),
                 });
                 let snap = TableSnapshot {
                     def: t.def.clone(),
@@ -493,6 +496,8 @@ pub struct SegmentSnapshot {
     /// Deleted rows as of the snapshot's lsn.
     pub deletes: Option<Arc<RoaringBitmap>>,
     pub zones: Option<Arc<Vec<ColumnZone>>>,
+    /// Zone maps per block of `BLOCK_ROWS` rows, as far as they go.
+    pub blocks: BlockZones,
 }
 
 #[derive(Clone, Debug)]

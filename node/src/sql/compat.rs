@@ -393,11 +393,13 @@ fn take(e: &mut Expr) -> Expr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::sql::sqlparser::dialect::MySqlDialect;
+    use crate::sql::dialect::FloeDialect;
     use datafusion::sql::sqlparser::parser::Parser;
 
     fn rewrite_sql(sql: &str) -> String {
-        let mut stmt = Parser::parse_sql(&MySqlDialect {}, sql).unwrap().remove(0);
+        let mut stmt = Parser::parse_sql(&FloeDialect::default(), sql)
+            .unwrap()
+            .remove(0);
         rewrite(&mut stmt);
         stmt.to_string()
     }

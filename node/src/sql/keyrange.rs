@@ -579,12 +579,13 @@ pub fn narrow(s: &SqlSession, table: TableId, rows: Option<Vec<u64>>, exact: boo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::sql::sqlparser::dialect::MySqlDialect;
+    use crate::sql::dialect::FloeDialect;
     use datafusion::sql::sqlparser::parser::Parser;
 
     fn meta(sql: &str) -> TableMeta {
-        let Statement::CreateTable(ct) =
-            Parser::parse_sql(&MySqlDialect {}, sql).unwrap().remove(0)
+        let Statement::CreateTable(ct) = Parser::parse_sql(&FloeDialect::default(), sql)
+            .unwrap()
+            .remove(0)
         else {
             panic!("not CREATE TABLE")
         };
@@ -592,9 +593,12 @@ mod tests {
     }
 
     fn where_of(sql: &str) -> SqlExpr {
-        let stmt = Parser::parse_sql(&MySqlDialect {}, &format!("SELECT * FROM t WHERE {sql}"))
-            .unwrap()
-            .remove(0);
+        let stmt = Parser::parse_sql(
+            &FloeDialect::default(),
+            &format!("SELECT * FROM t WHERE {sql}"),
+        )
+        .unwrap()
+        .remove(0);
         single_table(&stmt).unwrap().1.unwrap().clone()
     }
 
@@ -748,7 +752,11 @@ mod tests {
 
     #[test]
     fn a_table_read_twice_is_not_narrowed() {
-        let parse = |q: &str| Parser::parse_sql(&MySqlDialect {}, q).unwrap().remove(0);
+        let parse = |q: &str| {
+            Parser::parse_sql(&FloeDialect::default(), q)
+                .unwrap()
+                .remove(0)
+        };
         assert!(single_table(&parse("SELECT SUM(k) FROM t WHERE id BETWEEN 1 AND 5")).is_some());
         for q in [
             "SELECT * FROM t WHERE id = 1 AND k > (SELECT AVG(k) FROM t)",

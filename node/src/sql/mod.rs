@@ -9,6 +9,7 @@ pub mod compat;
 pub mod constant;
 pub mod ddl;
 pub mod diagnostics;
+pub mod dialect;
 pub mod direct;
 pub mod dml;
 pub mod engine;

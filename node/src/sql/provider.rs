@@ -20,15 +20,13 @@ use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
-use floe_storage::segment::ZoneValue;
+use floe_storage::segment::{BLOCK_ROWS, ZoneValue};
 use floe_storage::state::TableSnapshot;
 use floe_storage::{Snapshot, TableId};
 use roaring::RoaringBitmap;
 
 use super::catalog::{self, TableMeta};
-
-/// Rows per batch a scan hands to DataFusion.
-const SCAN_BATCH_ROWS: usize = 16 * 1024;
+use super::prune::SegmentScan;
 
 /// The hidden column DML scans add: where each row lives.
 pub const ROWID: &str = "__floe_rowid";
@@ -402,7 +400,7 @@ impl SnapshotTable {
     /// The rows to scan in `target` partitions of consecutive batches (so
     /// that the partitions read in turn give the table's order); segments
     /// whose zone maps rule out every row (`scan[i] == false`) are skipped.
-    fn partitions(&self, target: usize, scan: &[bool]) -> Result<Vec<Vec<RecordBatch>>> {
+    fn partitions(&self, target: usize, scan: &[SegmentScan]) -> Result<Vec<Vec<RecordBatch>>> {
         let mut batches = Vec::new();
         if let Some(only) = &self.only
             && let Some(rows) = self.chosen_rows(only, None)?
@@ -410,22 +408,28 @@ impl SnapshotTable {
             batches.push(rows);
         }
         for (i, seg) in self.data.segments.iter().enumerate() {
-            if self.only.is_some() || !scan.get(i).copied().unwrap_or(true) {
+            let scan = scan.get(i);
+            if self.only.is_some() || scan.is_some_and(|s| !s.any()) {
                 continue;
             }
-            let mut first = 0u32;
+            let mut first = 0usize;
             for b in &seg.batches {
-                if let Some(p) = self.prepare(b, seg.id, first, seg.deletes.as_deref())? {
-                    // Sealed segments are one batch of up to a million rows:
-                    // hand them on in cache-sized slices (zero-copy).
-                    let mut at = 0;
-                    while at < p.num_rows() {
-                        let n = SCAN_BATCH_ROWS.min(p.num_rows() - at);
-                        batches.push(p.slice(at, n));
-                        at += n;
+                // Handed on block by block (zero-copy slices, cache-sized:
+                // sealed segments are one batch of up to a million rows),
+                // skipping the blocks pruning ruled out.
+                let mut at = 0;
+                while at < b.num_rows() {
+                    let row = first + at;
+                    let n = (BLOCK_ROWS - row % BLOCK_ROWS).min(b.num_rows() - at);
+                    if scan.is_none_or(|s| s.reads(row)) {
+                        let piece = b.slice(at, n);
+                        let piece =
+                            self.prepare(&piece, seg.id, row as u32, seg.deletes.as_deref())?;
+                        batches.extend(piece);
                     }
+                    at += n;
                 }
-                first += b.num_rows() as u32;
+                first += b.num_rows();
             }
         }
         batches.extend(self.own_rows()?);

@@ -1,7 +1,9 @@
-//! Zone-map pruning: a query's filters, checked against each segment's
-//! per-column min/max/null counts, skip segments that cannot hold a
-//! matching row (DataFusion's `PruningPredicate` over our zone maps).
-//! Segments without zone maps (the in-memory tail) are always scanned.
+//! Zone-map pruning: a query's filters, checked against per-column
+//! min/max/null counts, skip what cannot hold a matching row (DataFusion's
+//! `PruningPredicate` over our zone maps). The units are the blocks of
+//! `BLOCK_ROWS` rows where a segment has their zone maps, else the whole
+//! segment; rows without any zone map (an open segment's last, unfilled
+//! block) are always scanned.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -15,19 +17,68 @@ use datafusion::error::Result;
 use datafusion::logical_expr::Expr;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
-use floe_storage::segment::{ColumnZone, ZoneValue};
+use floe_storage::segment::{BLOCK_ROWS, ColumnZone, ZoneValue};
 use floe_storage::state::SegmentSnapshot;
 
-/// Which of `segments` may hold rows matching all of `filters` (`true`:
-/// scan it). Filters that cannot be used for pruning keep everything.
+/// Which rows of one segment a scan reads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SegmentScan {
+    /// Per block of `BLOCK_ROWS` rows: read it.
+    pub blocks: Vec<bool>,
+    /// Whether the rows past those blocks are read.
+    pub rest: bool,
+}
+
+impl SegmentScan {
+    const ALL: SegmentScan = SegmentScan {
+        blocks: Vec::new(),
+        rest: true,
+    };
+
+    /// Whether the block holding row `row` is read.
+    pub fn reads(&self, row: usize) -> bool {
+        self.blocks
+            .get(row / BLOCK_ROWS)
+            .copied()
+            .unwrap_or(self.rest)
+    }
+
+    /// Whether any row is read.
+    pub fn any(&self) -> bool {
+        self.rest || self.blocks.contains(&true)
+    }
+}
+
+/// One unit pruning decides on: its zone maps and row count.
+struct Container<'a> {
+    zones: &'a [ColumnZone],
+    rows: u64,
+}
+
+/// What to read of each of `segments` so that every row matching all of
+/// `filters` is read. Filters that cannot be used for pruning read all.
 pub fn segments_to_scan(
     state: &dyn Session,
     schema: &SchemaRef,
     segments: &[SegmentSnapshot],
     filters: &[Expr],
-) -> Vec<bool> {
-    let all = vec![true; segments.len()];
-    if filters.is_empty() || segments.iter().all(|s| s.zones.is_none()) {
+) -> Vec<SegmentScan> {
+    let all = vec![SegmentScan::ALL; segments.len()];
+    let mut containers = Vec::new();
+    for s in segments {
+        if !s.blocks.is_empty() {
+            containers.extend(s.blocks.iter().enumerate().map(|(k, zones)| Container {
+                zones,
+                rows: (s.rows as usize - k * BLOCK_ROWS).min(BLOCK_ROWS) as u64,
+            }));
+        } else if let Some(zones) = &s.zones {
+            containers.push(Container {
+                zones,
+                rows: s.rows.into(),
+            });
+        }
+    }
+    if filters.is_empty() || containers.is_empty() {
         return all;
     }
     let Some(predicate) = conjunction(filters.iter().cloned()) else {
@@ -40,23 +91,45 @@ pub fn segments_to_scan(
             .with_file_schema(schema.clone())
             .try_build(expr)?;
         if pruning.always_true() {
-            return Ok(all.clone());
+            return Ok(vec![true; containers.len()]);
         }
-        pruning.prune(&ZoneStats { schema, segments })
+        pruning.prune(&ZoneStats {
+            schema,
+            containers: &containers,
+        })
     })();
-    match keep {
-        Ok(keep) if keep.len() == segments.len() => keep,
-        Ok(_) => all,
+    let keep = match keep {
+        Ok(keep) if keep.len() == containers.len() => keep,
+        Ok(_) => return all,
         Err(e) => {
             tracing::debug!(error = %e, "filters not usable for pruning");
-            all
+            return all;
         }
-    }
+    };
+    let mut keep = keep.into_iter();
+    segments
+        .iter()
+        .map(|s| {
+            if !s.blocks.is_empty() {
+                SegmentScan {
+                    blocks: keep.by_ref().take(s.blocks.len()).collect(),
+                    rest: s.rows as usize > s.blocks.len() * BLOCK_ROWS,
+                }
+            } else if s.zones.is_some() {
+                SegmentScan {
+                    blocks: Vec::new(),
+                    rest: keep.next().unwrap_or(true),
+                }
+            } else {
+                SegmentScan::ALL
+            }
+        })
+        .collect()
 }
 
 struct ZoneStats<'a> {
     schema: &'a Schema,
-    segments: &'a [SegmentSnapshot],
+    containers: &'a [Container<'a>],
 }
 
 impl ZoneStats<'_> {
@@ -65,17 +138,16 @@ impl ZoneStats<'_> {
         Some((i, field.data_type()))
     }
 
-    /// One value per segment from its zone for `column` (NULL where unknown).
+    /// One value per container from its zone for `column` (NULL where unknown).
     fn values(
         &self,
         column: &Column,
         pick: impl Fn(&ColumnZone) -> Option<&ZoneValue>,
     ) -> Option<ArrayRef> {
         let (i, ty) = self.zones(column)?;
-        let values = self.segments.iter().map(|s| {
-            s.zones
-                .as_ref()
-                .and_then(|z| z.get(i))
+        let values = self.containers.iter().map(|c| {
+            c.zones
+                .get(i)
                 .and_then(&pick)
                 .and_then(|v| scalar(v, ty))
                 .map_or_else(|| ScalarValue::try_from(ty), Ok)
@@ -124,21 +196,21 @@ impl PruningStatistics for ZoneStats<'_> {
     }
 
     fn num_containers(&self) -> usize {
-        self.segments.len()
+        self.containers.len()
     }
 
     fn null_counts(&self, column: &Column) -> Option<ArrayRef> {
         let (i, _) = self.zones(column)?;
         let counts: UInt64Array = self
-            .segments
+            .containers
             .iter()
-            .map(|s| s.zones.as_ref().and_then(|z| z.get(i)).map(|z| z.nulls))
+            .map(|c| c.zones.get(i).map(|z| z.nulls))
             .collect();
         Some(Arc::new(counts))
     }
 
     fn row_counts(&self) -> Option<ArrayRef> {
-        let rows: UInt64Array = self.segments.iter().map(|s| Some(s.rows as u64)).collect();
+        let rows: UInt64Array = self.containers.iter().map(|c| Some(c.rows)).collect();
         Some(Arc::new(rows))
     }
 
@@ -200,6 +272,9 @@ mod tests {
         let df_schema = DFSchema::try_from(schema.as_ref().clone()).unwrap();
         let filter = ctx.parse_sql_expr(sql, &df_schema).unwrap();
         segments_to_scan(&ctx.state(), &schema, &segments, &[filter])
+            .iter()
+            .map(SegmentScan::any)
+            .collect()
     }
 
     #[test]

@@ -22,10 +22,11 @@
 //! DATE) columns whose zone maps (or the open segment's values) span at most
 //! an eighth as many values as the side has rows.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::catalog::TableProvider;
-use datafusion::common::tree_node::Transformed;
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::common::{Column, NullEquality, Result};
 use datafusion::datasource::source_as_provider;
 use datafusion::functions::core::expr_fn::coalesce;
@@ -119,14 +120,35 @@ fn eager(agg: &Aggregate) -> Result<Option<LogicalPlan>> {
     {
         return Ok(None);
     }
-    let join = match agg.input.as_ref() {
-        LogicalPlan::Join(j) => j,
-        // A projection of plain columns only narrows the join's output.
-        LogicalPlan::Projection(p) if p.expr.iter().all(|e| matches!(e, Expr::Column(_))) => {
-            match p.input.as_ref() {
-                LogicalPlan::Join(j) => j,
-                _ => return Ok(None),
+    // A projection between the aggregate and the join (common
+    // subexpressions, narrowed columns) is folded into the aggregate's
+    // expressions, which then read the join's columns directly.
+    let (join, group_expr, aggr_expr) = match agg.input.as_ref() {
+        LogicalPlan::Join(j) => (j, agg.group_expr.clone(), agg.aggr_expr.clone()),
+        LogicalPlan::Projection(p) => {
+            let LogicalPlan::Join(j) = p.input.as_ref() else {
+                return Ok(None);
+            };
+            // Inlined, a volatile definition would be evaluated once per use.
+            if p.expr.iter().any(Expr::is_volatile) {
+                return Ok(None);
             }
+            let defs: HashMap<Column, Expr> = p
+                .expr
+                .iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    let column = Column::from(p.schema.qualified_field(i));
+                    (column, strip_alias(e).clone())
+                })
+                .collect();
+            let inline = |exprs: &[Expr]| -> Result<Vec<Expr>> {
+                exprs
+                    .iter()
+                    .map(|e| inline_columns(e.clone(), &defs))
+                    .collect()
+            };
+            (j, inline(&agg.group_expr)?, inline(&agg.aggr_expr)?)
         }
         _ => return Ok(None),
     };
@@ -139,7 +161,7 @@ fn eager(agg: &Aggregate) -> Result<Option<LogicalPlan>> {
         return Ok(None);
     }
     let mut splits = Vec::with_capacity(agg.aggr_expr.len());
-    for e in &agg.aggr_expr {
+    for e in &aggr_expr {
         match split_of(strip_alias(e)) {
             Some(s) => splits.push(s),
             None => return Ok(None),
@@ -169,7 +191,10 @@ fn eager(agg: &Aggregate) -> Result<Option<LogicalPlan>> {
     let mut best: Option<(Side, Vec<Column>, u64)> = None;
     for side in candidates {
         let (plan, keys) = match side {
-            Side::Left => (&join.left, join.on.iter().map(|(l, _)| l).collect::<Vec<_>>()),
+            Side::Left => (
+                &join.left,
+                join.on.iter().map(|(l, _)| l).collect::<Vec<_>>(),
+            ),
             Side::Right => (&join.right, join.on.iter().map(|(_, r)| r).collect()),
         };
         let mut groups: Vec<Column> = Vec::new();
@@ -179,7 +204,7 @@ fn eager(agg: &Aggregate) -> Result<Option<LogicalPlan>> {
                 _ => return Ok(None),
             }
         }
-        for g in &agg.group_expr {
+        for g in &group_expr {
             for c in g.column_refs() {
                 if plan.schema().has_column(c) {
                     groups.push(c.clone());
@@ -275,15 +300,15 @@ fn eager(agg: &Aggregate) -> Result<Option<LogicalPlan>> {
             .alias(format!("__floe_final_{j}"))
         })
         .collect();
-    let groups = agg.group_expr.len();
-    let top = Aggregate::try_new(Arc::new(joined), agg.group_expr.clone(), finals)?;
+    let groups = group_expr.len();
+    let top = Aggregate::try_new(Arc::new(joined), group_expr, finals)?;
 
     // Named and typed as the original aggregate's output.
     let mut exprs = Vec::with_capacity(agg.schema.fields().len());
     for (i, (qualifier, field)) in agg.schema.iter().enumerate() {
         let column = Expr::Column(Column::from(top.schema.qualified_field(i)));
         if i < groups {
-            exprs.push(column);
+            exprs.push(column.alias_qualified(qualifier.cloned(), field.name()));
             continue;
         }
         let (split, _) = splits[i - groups];
@@ -308,6 +333,18 @@ fn eager(agg: &Aggregate) -> Result<Option<LogicalPlan>> {
         return Ok(None);
     }
     Ok(Some(LogicalPlan::Projection(projection)))
+}
+
+/// `e` with each column `defs` names replaced by its definition.
+fn inline_columns(e: Expr, defs: &HashMap<Column, Expr>) -> Result<Expr> {
+    e.transform_up(|e| match &e {
+        Expr::Column(c) => match defs.get(c) {
+            Some(d) => Ok(Transformed::yes(d.clone())),
+            None => Ok(Transformed::no(e)),
+        },
+        _ => Ok(Transformed::no(e)),
+    })
+    .data()
 }
 
 /// At most how many rows `plan` gives, when floe's tables tell.

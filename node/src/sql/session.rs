@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use super::dialect::FloeDialect;
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::dataframe::DataFrame;
@@ -14,7 +15,6 @@ use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf}
 use datafusion::scalar::ScalarValue;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement;
-use datafusion::sql::sqlparser::dialect::MySqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::variable::VarType;
 use futures::StreamExt;
@@ -644,7 +644,7 @@ impl SqlSession {
     }
 
     pub fn parse_one(sql: &str) -> Result<Statement, SqlError> {
-        let mut stmts = Parser::parse_sql(&MySqlDialect {}, sql).map_err(|e| {
+        let mut stmts = Parser::parse_sql(&FloeDialect::default(), sql).map_err(|e| {
             let near: String = sql.chars().take(80).collect();
             SqlError::syntax(format!(
                 "You have an error in your SQL syntax; check the manual that corresponds to your MySQL server version for the right syntax to use near '{near}' at line 1 ({e})"

@@ -13,7 +13,7 @@ use arrow::ipc::reader::{FileDecoder, read_footer_length};
 use arrow::ipc::writer::FileWriter;
 use serde::{Deserialize, Serialize};
 
-use super::zone::{ColumnZone, compute_zones};
+use super::zone::{BLOCK_ROWS, BlockZones, ColumnZone, compute_block_zones, compute_zones};
 use crate::Lsn;
 use crate::blob::BlobStore;
 use crate::bytes::{le_u32, le_u64};
@@ -36,6 +36,13 @@ struct SegmentMeta {
     segment: SegmentId,
     rows: u32,
     zones: Vec<ColumnZone>,
+    /// Rows per entry of `blocks`; files from before block zone maps have
+    /// neither, and a file written with another block size is read as if
+    /// it had none.
+    #[serde(default)]
+    block_rows: u32,
+    #[serde(default)]
+    blocks: Vec<Vec<ColumnZone>>,
 }
 
 #[derive(Debug)]
@@ -45,6 +52,7 @@ pub struct SealedSegment {
     /// All rows, zero-copy over the mapped file.
     pub batch: RecordBatch,
     pub zones: Arc<Vec<ColumnZone>>,
+    pub blocks: BlockZones,
     pub key: String,
 }
 
@@ -63,6 +71,8 @@ pub fn write_segment(
         segment,
         rows: batch.num_rows() as u32,
         zones: compute_zones(&batch),
+        block_rows: BLOCK_ROWS as u32,
+        blocks: compute_block_zones(&batch),
     };
     let mut writer = FileWriter::try_new(Vec::new(), schema)?;
     writer.write(&batch)?;
@@ -124,11 +134,16 @@ impl SealedSegment {
                 "segment rows or columns do not match its metadata",
             ));
         }
+        let columns = schema.fields().len();
+        let blocks_fit = meta.block_rows as usize == BLOCK_ROWS
+            && meta.blocks.len() == (meta.rows as usize).div_ceil(BLOCK_ROWS)
+            && meta.blocks.iter().all(|b| b.len() == columns);
         Ok(SealedSegment {
             id: meta.segment,
             rows: meta.rows,
             batch,
             zones: Arc::new(meta.zones),
+            blocks: Arc::new(if blocks_fit { meta.blocks } else { Vec::new() }),
             key: key.to_string(),
         })
     }

@@ -1,9 +1,14 @@
-//! The open segment: appended batches, coalesced so scans see few chunks.
+//! The open segment: appended batches, coalesced so scans see few chunks,
+//! with the zone maps of each block of rows as soon as the block is full
+//! (rows never change once appended, so neither do those zone maps).
+
+use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
 
+use super::zone::{BLOCK_ROWS, BlockZones, ColumnZone, compute_zones};
 use crate::error::Result;
 use crate::schema::SegmentId;
 
@@ -21,6 +26,8 @@ pub struct OpenSegment {
     rows: u32,
     /// Index of the first chunk that may still be merged with later ones.
     settled: usize,
+    /// Zone maps of the full blocks.
+    blocks: BlockZones,
 }
 
 impl OpenSegment {
@@ -32,17 +39,35 @@ impl OpenSegment {
             starts: Vec::new(),
             rows: 0,
             settled: 0,
+            blocks: Arc::default(),
         }
     }
 
-    /// An open segment that resumes from a checkpointed image of its first rows.
-    pub fn from_image(id: SegmentId, image: RecordBatch) -> Self {
+    /// An open segment that resumes from a checkpointed image of its first
+    /// rows, and the image's block zone maps (computed here if it has none).
+    pub fn from_image(
+        id: SegmentId,
+        image: RecordBatch,
+        blocks: &[Vec<ColumnZone>],
+    ) -> Result<Self> {
         let mut seg = OpenSegment::new(id, image.schema());
+        let full = image.num_rows() / BLOCK_ROWS;
         seg.rows = image.num_rows() as u32;
         seg.starts.push(0);
         seg.chunks.push(image);
         seg.settled = 1;
-        seg
+        // The image's last block is short unless it ends on a boundary;
+        // appends will fill it.
+        if blocks.len() >= full {
+            seg.blocks = Arc::new(blocks[..full].to_vec());
+        }
+        seg.zone_full_blocks()?;
+        Ok(seg)
+    }
+
+    /// Zone maps of the blocks filled so far, in row order.
+    pub fn blocks(&self) -> &BlockZones {
+        &self.blocks
     }
 
     pub fn rows(&self) -> u32 {
@@ -80,7 +105,37 @@ impl OpenSegment {
         } else if self.chunks.len() - self.settled > MAX_SMALL_CHUNKS {
             self.coalesce()?;
         }
+        self.zone_full_blocks()?;
         Ok(first)
+    }
+
+    fn zone_full_blocks(&mut self) -> Result<()> {
+        while (self.blocks.len() + 1) * BLOCK_ROWS <= self.rows as usize {
+            let rows = self.rows_of(self.blocks.len() * BLOCK_ROWS, BLOCK_ROWS)?;
+            let zones = compute_zones(&rows);
+            Arc::make_mut(&mut self.blocks).push(zones);
+        }
+        Ok(())
+    }
+
+    /// `len` rows from row `start` (which exist), copied only when they
+    /// span chunks.
+    fn rows_of(&self, start: usize, len: usize) -> Result<RecordBatch> {
+        let mut i = self.starts.partition_point(|&s| s as usize <= start) - 1;
+        let (mut at, end) = (start, start + len);
+        let mut pieces = Vec::new();
+        while at < end {
+            let chunk = &self.chunks[i];
+            let offset = at - self.starts[i] as usize;
+            let n = (chunk.num_rows() - offset).min(end - at);
+            pieces.push(chunk.slice(offset, n));
+            at += n;
+            i += 1;
+        }
+        match pieces.as_slice() {
+            [one] => Ok(one.clone()),
+            _ => Ok(concat_batches(&self.schema, &pieces)?),
+        }
     }
 
     fn coalesce(&mut self) -> Result<()> {

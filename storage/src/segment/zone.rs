@@ -1,5 +1,7 @@
 //! Zone maps: per-column min, max and null count of a segment, for pruning.
 
+use std::sync::Arc;
+
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute;
 use arrow::datatypes::*;
@@ -7,6 +9,14 @@ use serde::{Deserialize, Serialize};
 
 /// Bounds longer than this are not kept (a prefix would not bound a max).
 const MAX_BOUND_BYTES: usize = 64;
+
+/// Rows per zone-map block: the unit a scan can skip inside a segment (a
+/// segment's own zone map is too coarse for a query on one day of a year).
+pub const BLOCK_ROWS: usize = 16 * 1024;
+
+/// The zone maps of a segment's blocks in row order: block `k` holds rows
+/// `k * BLOCK_ROWS ..`; rows past the last block have none yet.
+pub type BlockZones = Arc<Vec<Vec<ColumnZone>>>;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ZoneValue {
@@ -36,6 +46,16 @@ fn prim<T: ArrowPrimitiveType>(
 fn bytes(v: Option<&[u8]>) -> Option<ZoneValue> {
     v.filter(|b| b.len() <= MAX_BOUND_BYTES)
         .map(|b| ZoneValue::Bytes(b.to_vec()))
+}
+
+/// The zone maps of each `BLOCK_ROWS` rows of `batch`, the last block
+/// possibly shorter.
+pub fn compute_block_zones(batch: &RecordBatch) -> Vec<Vec<ColumnZone>> {
+    let rows = batch.num_rows();
+    (0..rows)
+        .step_by(BLOCK_ROWS)
+        .map(|at| compute_zones(&batch.slice(at, BLOCK_ROWS.min(rows - at))))
+        .collect()
 }
 
 pub fn compute_zones(batch: &RecordBatch) -> Vec<ColumnZone> {

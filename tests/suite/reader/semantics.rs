@@ -83,6 +83,7 @@ const PER_ROW: &[&str] = &[
     "amount / n",
     "x / 4",
     "n DIV 2",
+    "n DIV 4 * 4",
     "amount DIV 2",
     "ts = '2024-01-01 00:00:00'",
     "ts > '2023-06-01'",
@@ -94,6 +95,7 @@ const QUERIES: &[&str] = &[
     "SELECT 7 / 2",
     "SELECT 1 / 0",
     "SELECT 7 DIV 2",
+    "SELECT 100 DIV 15 * 15, 100 DIV (15 * 15), 7 DIV 2 + 1, 7 DIV 2 = 3, 2 * 7 DIV 4, 100 DIV 3 DIV 2",
     "SELECT 10 / 4 * 2",
     "SELECT ROUND(2.5), ROUND(-2.5), ROUND(1.298, 1), ROUND(23.298, -1)",
     "SELECT TRUNCATE(1.223, 1), TRUNCATE(-1.999, 1), TRUNCATE(122, -2)",
@@ -141,9 +143,21 @@ fn star_rows() -> String {
     let facts: Vec<String> = (0..2000u32)
         .map(|i| {
             let h = i.wrapping_mul(2_654_435_761) >> 7;
-            let k = if i % 97 == 0 { "NULL".to_string() } else { (h % 25).to_string() };
-            let v = if i % 31 == 0 { "NULL".to_string() } else { format!("{}.{:02}", h % 500, i % 100) };
-            let m = if i % 13 == 0 { "NULL".to_string() } else { ((h >> 5) % 50).to_string() };
+            let k = if i % 97 == 0 {
+                "NULL".to_string()
+            } else {
+                (h % 25).to_string()
+            };
+            let v = if i % 31 == 0 {
+                "NULL".to_string()
+            } else {
+                format!("{}.{:02}", h % 500, i % 100)
+            };
+            let m = if i % 13 == 0 {
+                "NULL".to_string()
+            } else {
+                ((h >> 5) % 50).to_string()
+            };
             format!("({i}, {k}, {}, {v}, {m})", i % 3)
         })
         .collect();
