@@ -230,6 +230,12 @@ mod tests {
     /// Segments of 1000 rows with ids 0..5500: five sealed (with zone maps)
     /// and the open one.
     fn segments() -> (SchemaRef, Vec<SegmentSnapshot>) {
+        segments_of(1000, 5500)
+    }
+
+    /// Segments of `segment_rows` rows with ids `0..rows`, sealed but for
+    /// the last.
+    fn segments_of(segment_rows: u32, rows: i64) -> (SchemaRef, Vec<SegmentSnapshot>) {
         let dir = tempfile::tempdir().unwrap();
         let w = VolumeWriter::open(Volume::open(dir.path()).unwrap(), WriterOptions::default())
             .unwrap();
@@ -241,11 +247,11 @@ mod tests {
                 ColumnDef::new("name", ColumnType::Utf8, true),
             ],
         );
-        def.segment_rows = 1000;
+        def.segment_rows = segment_rows;
         let schema = def.arrow_schema();
         w.commit(&Record::Ddl(floe_storage::record::Ddl::CreateTable(def)))
             .unwrap();
-        let ids = 0..5500i64;
+        let ids = 0..rows;
         let rows = RecordBatch::try_new(
             schema.clone(),
             vec![
@@ -266,15 +272,53 @@ mod tests {
         (schema, snap.tables[&1].segments.clone())
     }
 
-    fn keep(sql: &str) -> Vec<bool> {
-        let (schema, segments) = segments();
+    fn scan(schema: &SchemaRef, segments: &[SegmentSnapshot], sql: &str) -> Vec<SegmentScan> {
         let ctx = SessionContext::new();
         let df_schema = DFSchema::try_from(schema.as_ref().clone()).unwrap();
         let filter = ctx.parse_sql_expr(sql, &df_schema).unwrap();
-        segments_to_scan(&ctx.state(), &schema, &segments, &[filter])
+        segments_to_scan(&ctx.state(), schema, segments, &[filter])
+    }
+
+    fn keep(sql: &str) -> Vec<bool> {
+        let (schema, segments) = segments();
+        scan(&schema, &segments, sql)
             .iter()
             .map(SegmentScan::any)
             .collect()
+    }
+
+    #[test]
+    fn block_zone_maps_skip_blocks_inside_segments() {
+        let b = BLOCK_ROWS as i64;
+        // Two sealed segments of four blocks, and an open one with one full
+        // block (zone-mapped as it filled) and 100 rows more.
+        let (schema, segments) = segments_of(4 * BLOCK_ROWS as u32, 9 * b + 100);
+        assert_eq!(segments.len(), 3);
+        let (t, f) = (true, false);
+        let blocks = |sql: &str| -> Vec<(Vec<bool>, bool)> {
+            scan(&schema, &segments, sql)
+                .into_iter()
+                .map(|s| (s.blocks, s.rest))
+                .collect()
+        };
+        let sql = format!("id >= {} AND id < {}", b + 5, b + 10);
+        assert_eq!(
+            blocks(&sql),
+            [(vec![f, t, f, f], f), (vec![f; 4], f), (vec![f], t)]
+        );
+        let sql = format!("id = {} OR id = {}", 7 * b, 8 * b + 1);
+        assert_eq!(
+            blocks(&sql),
+            [(vec![f; 4], f), (vec![f, f, f, t], f), (vec![t], t)]
+        );
+        // Rows past the open segment's last full block are always read.
+        let sql = format!("id = {}", 9 * b + 50);
+        let scans = scan(&schema, &segments, &sql);
+        assert_eq!(
+            scans.iter().map(SegmentScan::any).collect::<Vec<_>>(),
+            [f, f, t]
+        );
+        assert!(!scans[2].reads(0) && scans[2].reads(BLOCK_ROWS + 50));
     }
 
     #[test]

@@ -207,6 +207,37 @@ mod tests {
     }
 
     #[test]
+    fn full_blocks_get_zone_maps_as_rows_arrive() {
+        let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
+        let mut seg = OpenSegment::new(1, schema.clone());
+        let mut next = 0i64;
+        // Small and big appends, so that blocks span chunks and coalescing.
+        for n in [7i64, 9000, 1, 20_000, 3, 40_000, 5] {
+            for _ in 0..3 {
+                let b = RecordBatch::try_new(
+                    schema.clone(),
+                    vec![Arc::new(Int64Array::from_iter_values(next..next + n))],
+                )
+                .unwrap();
+                seg.append(b).unwrap();
+                next += n;
+            }
+        }
+        let full = next as usize / BLOCK_ROWS;
+        assert!(full >= 3);
+        assert_eq!(seg.blocks().len(), full);
+        for (k, zones) in seg.blocks().iter().enumerate() {
+            let (lo, hi) = ((k * BLOCK_ROWS) as i64, ((k + 1) * BLOCK_ROWS - 1) as i64);
+            assert_eq!(zones[0].min, Some(super::super::ZoneValue::Int(lo)));
+            assert_eq!(zones[0].max, Some(super::super::ZoneValue::Int(hi)));
+        }
+        // Resumed from an image without block zone maps, they are computed.
+        let image = concat_batches(&schema, seg.chunks()).unwrap();
+        let resumed = OpenSegment::from_image(1, image, &[]).unwrap();
+        assert_eq!(resumed.blocks(), seg.blocks());
+    }
+
+    #[test]
     fn a_big_batch_is_kept_as_it_came() {
         let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
         let batch = |from: i64, n: i64| {
