@@ -45,6 +45,10 @@ use floe::wasm::plugin::Plugin;
 use floe::wasm::runtime::Runtime;
 use floe::wasm::udf::{SessionLimits, Udf, udf};
 
+/// floe's binaries run on mimalloc; so do both sides here.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const BATCH: usize = 8192;
 
 fn build_plugins() -> std::path::PathBuf {

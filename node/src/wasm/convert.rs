@@ -223,19 +223,36 @@ fn check_len(len: usize, rows: usize) -> Result<(), String> {
     }
 }
 
-fn offsets(c: &BytesColumnResult, rows: usize) -> Result<OffsetBuffer<i32>, String> {
+/// A variable-length result as Arrow's offsets and values, after one pass of
+/// checks: `rows + 1` offsets from 0, never decreasing, within `data` (so
+/// within i32) and, for VARCHAR, each at the start of a character of valid
+/// UTF-8. The guest's vectors become the buffers without a copy.
+fn bytes(
+    c: BytesColumnResult,
+    rows: usize,
+    utf8: bool,
+) -> Result<(OffsetBuffer<i32>, Buffer), String> {
     if c.offsets.len() != rows + 1 {
         return Err(format!("{} offsets for {rows} rows", c.offsets.len()));
     }
-    let mut prev = 0u32;
+    if utf8 {
+        std::str::from_utf8(&c.data).map_err(|e| format!("invalid VARCHAR values: {e}"))?;
+    }
+    let end = c.data.len().min(i32::MAX as usize);
+    let mut prev = 0usize;
     for (i, &o) in c.offsets.iter().enumerate() {
-        if (i == 0 && o != 0) || o < prev || o as usize > c.data.len() || o > i32::MAX as u32 {
+        let o = o as usize;
+        // A UTF-8 continuation byte is 0b10xxxxxx: -64..=-1 as i8 means it starts a character.
+        let starts_char = !utf8 || c.data.get(o).is_none_or(|&b| (b as i8) >= -0x40);
+        if (i == 0 && o != 0) || o < prev || o > end || !starts_char {
             return Err(format!("offset {o} at {i} is out of order or bounds"));
         }
         prev = o;
     }
-    let v: Vec<i32> = c.offsets.iter().map(|&o| o as i32).collect();
-    Ok(OffsetBuffer::new(ScalarBuffer::from(v)))
+    let offsets = ScalarBuffer::<i32>::new(Buffer::from_vec(c.offsets), 0, rows + 1);
+    // SAFETY: checked above: the offsets start at 0, never decrease, and are at most i32::MAX.
+    let offsets = unsafe { OffsetBuffer::new_unchecked(offsets) };
+    Ok((offsets, Buffer::from_vec(c.data)))
 }
 
 /// A result column as an Arrow array of the declared type, or why not.
@@ -269,18 +286,15 @@ pub fn lift(result: ColumnResult, declared: &DataType, rows: usize) -> Result<Ar
             Arc::new(BooleanArray::new(BooleanBuffer::from(v), nulls))
         }
         (DataType::Varchar, ValuesResult::Varchar(c)) => {
-            let o = offsets(&c, rows)?;
-            Arc::new(
-                StringArray::try_new(o, Buffer::from_vec(c.data), nulls)
-                    .map_err(|e| format!("invalid VARCHAR values: {e}"))?,
-            )
+            let (offsets, data) = bytes(c, rows, true)?;
+            // SAFETY: `bytes` checked the offsets against `data`, `data` as UTF-8 and every
+            // offset as a character boundary; `nulls` has `rows` bits.
+            Arc::new(unsafe { StringArray::new_unchecked(offsets, data, nulls) })
         }
         (DataType::Varbinary, ValuesResult::Varbinary(c)) => {
-            let o = offsets(&c, rows)?;
-            Arc::new(
-                BinaryArray::try_new(o, Buffer::from_vec(c.data), nulls)
-                    .map_err(|e| format!("invalid VARBINARY values: {e}"))?,
-            )
+            let (offsets, data) = bytes(c, rows, false)?;
+            // SAFETY: `bytes` checked the offsets against `data`; `nulls` has `rows` bits.
+            Arc::new(unsafe { BinaryArray::new_unchecked(offsets, data, nulls) })
         }
         (DataType::Decimal(d), ValuesResult::Decimal(c)) => {
             if (c.precision, c.scale) != (d.precision, d.scale) {
@@ -320,4 +334,75 @@ pub fn lift(result: ColumnResult, declared: &DataType, rows: usize) -> Result<Ar
         }
     };
     Ok(array)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn varchar(offsets: Vec<u32>, data: &[u8], validity: Option<Vec<u8>>) -> ColumnResult {
+        ColumnResult {
+            values: ValuesResult::Varchar(BytesColumnResult {
+                offsets,
+                data: data.to_vec(),
+            }),
+            validity,
+        }
+    }
+
+    #[test]
+    fn strings_from_a_plugin_become_arrow_arrays() {
+        let text = "prime_time深夜";
+        let end = text.len() as u32;
+        let column = varchar(vec![0, 10, 10, end], text.as_bytes(), Some(vec![0b101]));
+        let array = lift(column, &DataType::Varchar, 3).expect("valid");
+        let array = array.as_string::<i32>();
+        assert_eq!(array.value(0), "prime_time");
+        assert!(array.is_null(1));
+        assert_eq!(array.value(2), "深夜");
+        let bin = ColumnResult {
+            values: ValuesResult::Varbinary(BytesColumnResult {
+                offsets: vec![0, 1, 3],
+                data: vec![0xFF, 0x80, 0x00],
+            }),
+            validity: None,
+        };
+        let array = lift(bin, &DataType::Varbinary, 2).expect("any bytes are VARBINARY");
+        assert_eq!(array.as_binary::<i32>().value(1), [0x80, 0x00]);
+    }
+
+    #[test]
+    fn strings_that_break_the_contract_are_refused() {
+        let text = "深夜".as_bytes();
+        let bad = [
+            (vec![0, 3], 2, "2 offsets for 2 rows"),      // too few
+            (vec![1, 3, 6], 2, "out of order or bounds"), // not from 0
+            (vec![0, 6, 3], 2, "out of order or bounds"), // decreasing
+            (vec![0, 3, 7], 2, "out of order or bounds"), // past the data
+            (vec![0, 1, 6], 2, "out of order or bounds"), // inside a character
+        ];
+        for (offsets, rows, message) in bad {
+            let err = lift(
+                varchar(offsets.clone(), text, None),
+                &DataType::Varchar,
+                rows,
+            )
+            .expect_err("refused");
+            assert!(err.contains(message), "{offsets:?}: {err}");
+        }
+        let err = lift(
+            varchar(vec![0, 2], &[0xC3, 0x28], None),
+            &DataType::Varchar,
+            1,
+        )
+        .expect_err("not UTF-8");
+        assert!(err.contains("invalid VARCHAR"), "{err}");
+        let err = lift(
+            varchar(vec![0, 0], b"", Some(vec![])),
+            &DataType::Varchar,
+            1,
+        )
+        .expect_err("short bitmap");
+        assert!(err.contains("validity bitmap"), "{err}");
+    }
 }

@@ -8,6 +8,7 @@
 //! - `short(x)` returns one row fewer than it was given.
 //! - `sneaky_clock(x)` claims to be deterministic and reads the clock.
 //! - `wall_clock()` declares that it needs the clock, and reads it.
+//! - `linger(x)` is honest but slow: it counts to `x` million, then returns `x`.
 
 use floe_plugin::bindings::exports::floe::plugin::functions::{Guest, GuestAccumulator};
 use floe_plugin::bindings::floe::plugin::host;
@@ -55,6 +56,14 @@ impl Guest for Hostile {
             deterministic: false,
             needs: vec![Capability::Clock],
         });
+        all.push(Function {
+            name: "linger".into(),
+            kind: FunctionKind::Scalar,
+            args: vec![DataType::Bigint],
+            returns: DataType::Bigint,
+            deterministic: true,
+            needs: vec![],
+        });
         all
     }
 
@@ -92,6 +101,16 @@ impl Guest for Hostile {
                 Ok(bigints(v))
             }
             5 | 6 => Ok(bigints(vec![host::now_micros(); rows as usize])),
+            7 => {
+                let x = first_arg(&args)?;
+                for &millions in x {
+                    let mut n = 0u64;
+                    while n < millions.max(0) as u64 * 1_000_000 {
+                        n = std::hint::black_box(n + 1);
+                    }
+                }
+                Ok(bigints(x.to_vec()))
+            }
             _ => Err(format!("no function number {function}")),
         }
     }

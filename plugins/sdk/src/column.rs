@@ -71,35 +71,77 @@ pub trait ColumnBuilder {
     fn finish(self) -> Column;
 }
 
-/// Validity bits for a builder; allocated at the first NULL.
+/// Validity bits for a builder; allocated at the first NULL, so a column
+/// without NULLs costs nothing per row.
 #[derive(Default)]
 pub struct Nulls {
-    rows: usize,
     bits: Option<Vec<u8>>,
 }
 
 impl Nulls {
-    #[inline]
-    fn push(&mut self, is_valid: bool) {
-        let row = self.rows;
-        self.rows += 1;
-        if !is_valid && self.bits.is_none() {
+    /// Records whether row `row` (the rows before it already recorded) is valid.
+    #[inline(always)]
+    fn push(&mut self, row: usize, is_valid: bool) {
+        if is_valid && self.bits.is_none() {
+            return;
+        }
+        self.push_slow(row, is_valid)
+    }
+
+    fn push_slow(&mut self, row: usize, is_valid: bool) {
+        let bits = self.bits.get_or_insert_with(|| {
             // All rows so far were valid.
             let mut bits = vec![0xFFu8; row.div_ceil(8)];
             if !row.is_multiple_of(8) {
                 let last = bits.len() - 1;
                 bits[last] = (1u8 << (row % 8)) - 1;
             }
-            self.bits = Some(bits);
+            bits
+        });
+        if row / 8 >= bits.len() {
+            bits.push(0);
         }
-        if let Some(bits) = &mut self.bits {
-            if row / 8 >= bits.len() {
-                bits.push(0);
-            }
-            if is_valid {
-                bits[row / 8] |= 1 << (row % 8);
-            }
+        if is_valid {
+            bits[row / 8] |= 1 << (row % 8);
         }
+    }
+}
+
+/// Appends `v` to `data`. A `memory.copy` leaves the guest's code for a host
+/// builtin, which costs more than the copy itself for the short values most
+/// functions return, so values of up to 16 bytes move as two overlapping words.
+#[inline(always)]
+fn append(data: &mut Vec<u8>, v: &[u8]) {
+    let n = v.len();
+    if n > 16 {
+        data.extend_from_slice(v);
+        return;
+    }
+    data.reserve(16);
+    let len = data.len();
+    let src = v.as_ptr();
+    // SAFETY: `reserve` left at least 16 >= n bytes of capacity past `len`, so
+    // every write below lands in `data`'s allocation; every read stays inside
+    // `v` (offsets below n, word reads end at n); `set_len` then covers exactly
+    // the n bytes written, all initialised.
+    unsafe {
+        let dst = data.as_mut_ptr().add(len);
+        if n >= 8 {
+            let head = src.cast::<u64>().read_unaligned();
+            let tail = src.add(n - 8).cast::<u64>().read_unaligned();
+            dst.cast::<u64>().write_unaligned(head);
+            dst.add(n - 8).cast::<u64>().write_unaligned(tail);
+        } else if n >= 4 {
+            let head = src.cast::<u32>().read_unaligned();
+            let tail = src.add(n - 4).cast::<u32>().read_unaligned();
+            dst.cast::<u32>().write_unaligned(head);
+            dst.add(n - 4).cast::<u32>().write_unaligned(tail);
+        } else if n > 0 {
+            *dst = *src;
+            *dst.add(n / 2) = *src.add(n / 2);
+            *dst.add(n - 1) = *src.add(n - 1);
+        }
+        data.set_len(len + n);
     }
 }
 
@@ -116,10 +158,10 @@ pub struct Fixed<K: FixedKind> {
 }
 
 impl<K: FixedKind> Fixed<K> {
-    #[inline]
+    #[inline(always)]
     fn push_value(&mut self, v: K::Raw) {
+        self.nulls.push(self.values.len(), true);
         self.values.push(v);
-        self.nulls.push(true);
     }
 }
 
@@ -131,8 +173,8 @@ impl<K: FixedKind> ColumnBuilder for Fixed<K> {
         }
     }
     fn push_null(&mut self) {
+        self.nulls.push(self.values.len(), false);
         self.values.push(K::Raw::default());
-        self.nulls.push(false);
     }
     fn finish(self) -> Column {
         Column {
@@ -151,11 +193,12 @@ pub struct Bytes {
 }
 
 impl Bytes {
-    #[inline]
+    #[inline(always)]
     fn push_value(&mut self, v: &[u8]) {
-        self.data.extend_from_slice(v);
+        // `offsets` holds one entry more than the rows pushed so far.
+        self.nulls.push(self.offsets.len() - 1, true);
+        append(&mut self.data, v);
         self.offsets.push(self.data.len() as u32);
-        self.nulls.push(true);
     }
 }
 
@@ -171,8 +214,8 @@ impl ColumnBuilder for Bytes {
         }
     }
     fn push_null(&mut self) {
+        self.nulls.push(self.offsets.len() - 1, false);
         self.offsets.push(self.data.len() as u32);
-        self.nulls.push(false);
     }
     fn finish(self) -> Column {
         Column {
@@ -493,8 +536,8 @@ impl<const SCALE: i8> ColumnBuilder for Decimals<SCALE> {
         }
     }
     fn push_null(&mut self) {
+        self.nulls.push(self.values.len() / 16, false);
         self.values.extend_from_slice(&[0; 16]);
-        self.nulls.push(false);
     }
     fn finish(self) -> Column {
         Column {
@@ -514,8 +557,8 @@ impl<const SCALE: i8> Output for Decimal<SCALE> {
         decimal_type::<SCALE>()
     }
     fn push(self, builder: &mut Self::Builder) {
+        builder.nulls.push(builder.values.len() / 16, true);
         builder.values.extend_from_slice(&self.0.to_le_bytes());
-        builder.nulls.push(true);
     }
 }
 
