@@ -255,6 +255,28 @@ async fn check_answers(c: &mut Conn) {
         one::<i64>(c, "SELECT hll_distinct_text(channel) FROM ads.airings").await,
         8
     );
+    // Many batches of rows, gathered into fewer calls of the plugin: 200k
+    // distinct values in all and 20k in each of ten groups.
+    let pairs = "FROM ads.airings a, (SELECT id FROM ads.airings ORDER BY id LIMIT 10) b";
+    let all: i64 = one(
+        c,
+        &format!("SELECT hll_distinct(a.id * 20000 + b.id) {pairs}"),
+    )
+    .await;
+    assert!((190_000..=210_000).contains(&all), "hll_distinct {all}");
+    let per_group: Vec<(i64, i64)> = c
+        .query(format!(
+            "SELECT b.id, hll_distinct(a.id * 20000 + b.id) {pairs} GROUP BY b.id ORDER BY b.id"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(per_group.len(), 10);
+    for (group, estimate) in per_group {
+        assert!(
+            (19_000..=21_000).contains(&estimate),
+            "group {group}: {estimate}"
+        );
+    }
     assert_eq!(
         one::<i64>(
             c,
