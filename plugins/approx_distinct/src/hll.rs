@@ -32,12 +32,20 @@ pub struct Hll {
 impl Hll {
     pub fn add_hash(&mut self, hash: u64) {
         if self.registers.is_empty() {
-            self.registers = vec![0; REGISTERS];
+            self.start();
         }
         let index = (hash >> (64 - BITS)) as usize;
         let rank = ((hash << BITS) | (1 << (BITS - 1))).leading_zeros() as u8 + 1;
         let r = &mut self.registers[index];
         *r = (*r).max(rank);
+    }
+
+    /// Out of line and cold: it runs once per group, while `add_hash` runs
+    /// per row and must stay small enough to be inlined into the row loop.
+    #[cold]
+    #[inline(never)]
+    fn start(&mut self) {
+        self.registers = vec![0; REGISTERS];
     }
 
     /// The registers, or nothing for an empty sketch.

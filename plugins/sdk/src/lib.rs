@@ -18,11 +18,18 @@
 //! and [`Decimal`]. A NULL argument gives a NULL result without calling the
 //! function; take `Option<T>` to see NULLs yourself. Results are the same
 //! types (`String` and `Vec<u8>` as well), or an `Option` of one for NULL.
+//!
+//! The SDK also sets the component's global allocator: free lists of small
+//! blocks, a few instructions per allocation where wasi-libc's malloc spends
+//! many (per-row `String`s are common). Depend on it with
+//! `default-features = false` to bring your own.
 
 extern crate self as floe_plugin;
 
 mod aggregate;
 mod column;
+#[doc(hidden)]
+pub mod heap;
 
 #[doc(hidden)]
 pub mod bindings {

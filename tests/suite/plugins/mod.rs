@@ -3,6 +3,7 @@
 //! `CREATE FUNCTION ... SONAME`, used on the primary and on readers (one
 //! following, one started later), across restarts; and the hostile set.
 
+mod heap;
 mod hostile;
 
 use std::path::{Path, PathBuf};
