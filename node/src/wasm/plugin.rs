@@ -4,8 +4,10 @@
 //! the component imports, such as WASI, traps), a memory cap, and a
 //! deadline checked at every epoch tick.
 
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use arrow::array::ArrayRef;
@@ -92,7 +94,7 @@ pub struct Sandbox {
     interrupt: Option<Interrupt>,
     interrupted: bool,
     /// While a call runs on the query's own worker thread: when it must
-    /// stop there to be run again off the worker's hands.
+    /// be suspended there, to go on off the worker's hands.
     inline_until: Option<Instant>,
     overran: bool,
 }
@@ -184,7 +186,7 @@ pub struct Plugin {
     pre: PluginPre<Sandbox>,
     idle: Mutex<Vec<Instance>>,
     /// By function: a call has outrun [`INLINE_BUDGET`], so its calls go
-    /// straight off the worker's hands.
+    /// off the worker's hands from the start.
     slow: Vec<AtomicBool>,
 }
 
@@ -192,11 +194,36 @@ pub struct Plugin {
 const MAX_IDLE: usize = 64;
 /// Instances holding more linear memory than this are not kept.
 const KEEP_MEMORY: usize = 16 << 20;
-/// How long a scalar call may run on the query's worker thread before it is
-/// abandoned and run again with the worker's duties handed to another
-/// thread. Handing them over costs more than most calls of a batch (~14 µs
-/// against a few µs), and a call this short delays no one.
+/// How long a call may run on the query's worker thread before it is
+/// suspended and resumed with the worker's duties handed to another thread.
+/// Handing them over costs more than most calls of a batch (~14 µs against
+/// a few, and it leaves a core idle while threads trade places), and a call
+/// this short delays no one.
 const INLINE_BUDGET: Duration = TICK;
+
+/// Runs a call's future to its end on this thread. It starts where the
+/// query runs; a call that outruns [`INLINE_BUDGET`] there is suspended at
+/// the next epoch tick (the deadline callback yields) and resumed with the
+/// worker's other duties (the tasks queued behind this one, polling for
+/// I/O, other connections' KILL QUERY) handed to another thread.
+fn drive<R>(call: impl Future<Output = R>) -> R {
+    let mut call = pin!(call);
+    let mut cx = Context::from_waker(Waker::noop());
+    match call.as_mut().poll(&mut cx) {
+        Poll::Ready(r) => r,
+        // The callback yields once per call and plugins import nothing
+        // asynchronous, so the next poll runs the call to its end (or to
+        // its deadline's trap); the loop only guards against a spurious
+        // wake-up.
+        Poll::Pending => crate::blocking::in_place(|| {
+            loop {
+                if let Poll::Ready(r) = call.as_mut().poll(&mut cx) {
+                    break r;
+                }
+            }
+        }),
+    }
+}
 
 impl Plugin {
     /// Compiles (or loads from the cache), links and describes a component
@@ -247,10 +274,8 @@ impl Plugin {
             interrupt: None,
         };
         let described = plugin
-            .with_instance(&describe, limits, |i| {
-                i.bindings
-                    .floe_plugin_functions()
-                    .call_describe(&mut i.store)
+            .with_instance(&describe, limits, async |b, store| {
+                b.floe_plugin_functions().call_describe(store).await
             })
             .map_err(|e| open(e.to_string()))?;
         plugin.functions = specs(described).map_err(open)?;
@@ -303,8 +328,10 @@ impl Plugin {
                 return Ok(UpdateDeadline::Interrupt);
             }
             if s.inline_until.is_some_and(|d| Instant::now() >= d) {
+                // Once per call: `drive` resumes it where it may run long.
+                s.inline_until = None;
                 s.overran = true;
-                return Ok(UpdateDeadline::Interrupt);
+                return Ok(UpdateDeadline::Yield(1));
             }
             Ok(UpdateDeadline::Continue(1))
         });
@@ -333,46 +360,45 @@ impl Plugin {
 
     /// Runs `f` on an instance prepared for one call of `spec`. An instance
     /// whose call trapped is dropped; others go back to the pool.
-    ///
-    /// A call may run up to its time limit, so it must not hold the worker
-    /// thread's other tasks (other connections, their KILL QUERY) that long.
-    /// It first runs where it is, for at most [`INLINE_BUDGET`]; one that
-    /// outruns it is abandoned, its instance dropped, and run again from the
-    /// start on a fresh instance off the worker's hands, as are all later
-    /// calls of that function. Starting over is sound because a call changes
-    /// nothing outside its instance: floe's host interface has no effects.
     fn with_instance<R>(
         &self,
         spec: &Spec,
         limits: Limits,
-        mut f: impl FnMut(&mut Instance) -> wasmtime::Result<R>,
+        f: impl AsyncFnOnce(&Bindings, &mut Store<Sandbox>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         let mut instance = self.checkout()?;
         self.prepare(&mut instance, spec, &limits);
-        let slow = self.slow.get(spec.index as usize);
-        if let Some(slow) = slow.filter(|s| !s.load(Ordering::Relaxed)) {
-            instance.store.data_mut().inline_until = Some(Instant::now() + INLINE_BUDGET);
-            match f(&mut instance) {
-                Ok(r) => {
-                    self.checkin(instance);
-                    return Ok(r);
-                }
-                Err(e) if !instance.store.data().overran => {
-                    return Err(self.fault(&instance, spec, &e));
-                }
-                Err(_) => {
-                    slow.store(true, Ordering::Relaxed);
-                    instance = self.checkout()?;
-                    self.prepare(&mut instance, spec, &limits);
-                }
-            }
-        }
-        match crate::blocking::in_place(|| f(&mut instance)) {
+        match self.run(&mut instance, spec, f) {
             Ok(r) => {
                 self.checkin(instance);
                 Ok(r)
             }
             Err(e) => Err(self.fault(&instance, spec, &e)),
+        }
+    }
+
+    /// Runs one call of `spec` on a prepared instance: on this thread first
+    /// (see [`drive`]), or off the worker's hands from the start for a
+    /// function that has outrun [`INLINE_BUDGET`] before. A call may run up
+    /// to its time limit, so it must not hold the worker's other tasks that
+    /// long.
+    fn run<R>(
+        &self,
+        instance: &mut Instance,
+        spec: &Spec,
+        f: impl AsyncFnOnce(&Bindings, &mut Store<Sandbox>) -> wasmtime::Result<R>,
+    ) -> wasmtime::Result<R> {
+        let Instance { store, bindings } = instance;
+        match self.slow.get(spec.index as usize) {
+            Some(slow) if !slow.load(Ordering::Relaxed) => {
+                store.data_mut().inline_until = Some(Instant::now() + INLINE_BUDGET);
+                let r = drive(f(bindings, store));
+                if store.data().overran {
+                    slow.store(true, Ordering::Relaxed);
+                }
+                r
+            }
+            _ => crate::blocking::in_place(|| drive(f(bindings, store))),
         }
     }
 
@@ -437,13 +463,10 @@ impl Plugin {
     ) -> Result<ArrayRef, PluginError> {
         let lowered = lower(spec, args)?;
         let params: Vec<_> = lowered.iter().map(Lowered::param).collect();
-        let result = self.with_instance(spec, limits, |i| {
-            i.bindings.floe_plugin_functions().call_call(
-                &mut i.store,
-                spec.index,
-                &params,
-                rows as u32,
-            )
+        let result = self.with_instance(spec, limits, async |b, store| {
+            b.floe_plugin_functions()
+                .call_call(store, spec.index, &params, rows as u32)
+                .await
         })?;
         let column = result.map_err(|message| PluginError::Failed {
             name: spec.name.clone(),
@@ -464,11 +487,12 @@ impl Plugin {
     ) -> Result<Accumulator, PluginError> {
         let mut instance = self.checkout()?;
         self.prepare(&mut instance, spec, &limits);
-        let made = instance
-            .bindings
-            .floe_plugin_functions()
-            .accumulator()
-            .call_constructor(&mut instance.store, spec.index);
+        let made = self.run(&mut instance, spec, async |b, store| {
+            b.floe_plugin_functions()
+                .accumulator()
+                .call_constructor(store, spec.index)
+                .await
+        });
         match made {
             Ok(handle) => Ok(Accumulator {
                 plugin: self.clone(),
@@ -560,7 +584,7 @@ impl Accumulator {
     /// Runs one method on the guest's accumulator; a trap poisons it.
     fn run<R>(
         &mut self,
-        f: impl FnOnce(
+        f: impl AsyncFnOnce(
             &Bindings,
             &mut Store<Sandbox>,
             ResourceAny,
@@ -573,7 +597,10 @@ impl Accumulator {
             });
         };
         self.plugin.prepare(instance, &self.spec, &self.limits);
-        match crate::blocking::in_place(|| f(&instance.bindings, &mut instance.store, handle)) {
+        let r = self.plugin.run(instance, &self.spec, async |b, store| {
+            f(b, store, handle).await
+        });
+        match r {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(message)) => Err(PluginError::Failed {
                 name: self.spec.name.clone(),
@@ -596,19 +623,21 @@ impl Accumulator {
     ) -> Result<(), PluginError> {
         let lowered = lower(&self.spec, std::slice::from_ref(arg))?;
         let params: Vec<_> = lowered.iter().map(Lowered::param).collect();
-        self.run(|b, store, h| {
+        self.run(async |b, store, h| {
             b.floe_plugin_functions()
                 .accumulator()
                 .call_update(store, h, groups, total, &params)
+                .await
         })
     }
 
     /// States of the first `emit` groups, as a BINARY array.
     pub fn state(&mut self, emit: usize) -> Result<ArrayRef, PluginError> {
-        let column = self.run(|b, store, h| {
+        let column = self.run(async |b, store, h| {
             b.floe_plugin_functions()
                 .accumulator()
                 .call_state(store, h, emit as u32)
+                .await
         })?;
         convert::lift(column, &DataType::Varbinary, emit).map_err(|message| PluginError::Contract {
             name: self.spec.name.clone(),
@@ -626,22 +655,20 @@ impl Accumulator {
             name: self.spec.name.clone(),
             message,
         })?;
-        self.run(|b, store, h| {
-            b.floe_plugin_functions().accumulator().call_merge(
-                store,
-                h,
-                groups,
-                total,
-                lowered.param(),
-            )
+        self.run(async |b, store, h| {
+            b.floe_plugin_functions()
+                .accumulator()
+                .call_merge(store, h, groups, total, lowered.param())
+                .await
         })
     }
 
     pub fn finish(&mut self, emit: usize) -> Result<ArrayRef, PluginError> {
-        let column = self.run(|b, store, h| {
+        let column = self.run(async |b, store, h| {
             b.floe_plugin_functions()
                 .accumulator()
                 .call_finish(store, h, emit as u32)
+                .await
         })?;
         convert::lift(column, &self.spec.returns, emit).map_err(|message| PluginError::Contract {
             name: self.spec.name.clone(),

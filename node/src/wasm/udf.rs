@@ -245,8 +245,6 @@ impl WasmAggregate {
         Ok(WasmGroups {
             acc,
             groups: 0,
-            pending: Vec::new(),
-            pending_rows: 0,
             arg_type: id
                 .spec
                 .args
@@ -262,11 +260,6 @@ struct WasmGroups {
     acc: plugin::Accumulator,
     /// Groups currently held (DataFusion's total minus those emitted).
     groups: usize,
-    /// Batches not yet given to the plugin, with their group of each row:
-    /// a call costs a few µs whatever its size, so they go in one call of
-    /// about [`UPDATE_ROWS`] rows.
-    pending: Vec<(ArrayRef, Vec<u32>)>,
-    pending_rows: usize,
     arg_type: DataType,
     result: DataType,
 }
@@ -304,47 +297,15 @@ fn selected(
     Ok((values, group_ids(&groups)?))
 }
 
-/// Rows gathered before one update call of a plugin aggregate.
-const UPDATE_ROWS: usize = 64 * 1024;
-
 impl WasmGroups {
-    /// Gives the plugin the rows gathered so far.
-    fn flush(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let mut pending = std::mem::take(&mut self.pending);
-        self.pending_rows = 0;
-        let (arg, groups) = match pending.pop() {
-            Some(only) if pending.is_empty() => only,
-            last => {
-                pending.extend(last);
-                let arrays: Vec<&dyn arrow::array::Array> =
-                    pending.iter().map(|(a, _)| a.as_ref()).collect();
-                let arg = arrow::compute::concat(&arrays)?;
-                let mut groups = Vec::with_capacity(arg.len());
-                for (_, g) in &pending {
-                    groups.extend_from_slice(g);
-                }
-                (arg, groups)
-            }
-        };
+    /// Gives the plugin rows of the groups `groups` (one per row of `arg`).
+    /// A call runs on the query's thread and costs a few µs, so each batch
+    /// goes as it comes: gathering batches into bigger calls cost more in
+    /// copies than it saved.
+    fn update(&mut self, arg: &ArrayRef, groups: &[u32]) -> Result<()> {
         self.acc
-            .update(&groups, self.groups as u32, &arg)
+            .update(groups, self.groups as u32, arg)
             .map_err(external)
-    }
-
-    /// Adds rows of the groups `groups` (one per row of `arg`) to those
-    /// pending, giving them to the plugin once there are enough.
-    fn gather(&mut self, arg: ArrayRef, groups: Vec<u32>) -> Result<()> {
-        let empty = groups.is_empty();
-        self.pending_rows += groups.len();
-        self.pending.push((arg, groups));
-        // An empty batch still makes the plugin hold the groups it names.
-        if self.pending_rows >= UPDATE_ROWS || empty {
-            self.flush()?;
-        }
-        Ok(())
     }
 
     fn emit_count(&mut self, emit_to: EmitTo) -> usize {
@@ -370,17 +331,15 @@ impl GroupsAccumulator for WasmGroups {
             return Err(DataFusionError::Execution("one argument expected".into()));
         };
         let (arg, groups) = selected(arg, group_indices, opt_filter)?;
-        self.gather(arg, groups)
+        self.update(&arg, &groups)
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        self.flush()?;
         let n = self.emit_count(emit_to);
         as_sql(self.acc.finish(n).map_err(external)?, &self.result)
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        self.flush()?;
         let n = self.emit_count(emit_to);
         Ok(vec![self.acc.state(n).map_err(external)?])
     }
@@ -391,7 +350,6 @@ impl GroupsAccumulator for WasmGroups {
         group_indices: &[usize],
         total_num_groups: usize,
     ) -> Result<()> {
-        self.flush()?;
         self.groups = self.groups.max(total_num_groups);
         let [states] = values else {
             return Err(DataFusionError::Execution(
@@ -416,12 +374,7 @@ impl GroupsAccumulator for WasmGroups {
 
     fn size(&self) -> usize {
         // The state lives in the plugin's memory, bounded by its cap.
-        let pending: usize = self
-            .pending
-            .iter()
-            .map(|(a, g)| a.get_array_memory_size() + g.capacity() * 4)
-            .sum();
-        std::mem::size_of::<Self>() + self.groups * 16 + pending
+        std::mem::size_of::<Self>() + self.groups * 16
     }
 }
 
@@ -438,7 +391,6 @@ impl OneGroup {
 
     /// Makes sure the plugin holds group 0, even with no rows seen.
     fn touch(&mut self) -> Result<()> {
-        self.0.flush()?;
         if self.0.groups == 0 {
             let empty = arrow::array::new_empty_array(&self.0.arg_type);
             self.0.update_batch(&[empty], &[], None, 1)?;
@@ -453,7 +405,7 @@ impl Accumulator for OneGroup {
             return Err(DataFusionError::Execution("one argument expected".into()));
         };
         self.0.groups = self.0.groups.max(1);
-        self.0.gather(arg.clone(), vec![0; arg.len()])
+        self.0.update(arg, &vec![0; arg.len()])
     }
 
     /// DataFusion may evaluate again after more rows (window frames), so

@@ -9,6 +9,9 @@
 //! - `sneaky_clock(x)` claims to be deterministic and reads the clock.
 //! - `wall_clock()` declares that it needs the clock, and reads it.
 //! - `linger(x)` is honest but slow: it counts to `x` million, then returns `x`.
+//! - `linger_sum(x)`, an aggregate, sums `x` as slowly.
+
+use std::cell::RefCell;
 
 use floe_plugin::bindings::exports::floe::plugin::functions::{Guest, GuestAccumulator};
 use floe_plugin::bindings::floe::plugin::host;
@@ -34,7 +37,7 @@ fn first_arg(args: &[Column]) -> Result<&[i64], String> {
 }
 
 impl Guest for Hostile {
-    type Accumulator = NoAggregates;
+    type Accumulator = Lingering;
 
     fn describe() -> Vec<Function> {
         let mut all: Vec<Function> = NAMES
@@ -56,14 +59,19 @@ impl Guest for Hostile {
             deterministic: false,
             needs: vec![Capability::Clock],
         });
-        all.push(Function {
-            name: "linger".into(),
-            kind: FunctionKind::Scalar,
-            args: vec![DataType::Bigint],
-            returns: DataType::Bigint,
-            deterministic: true,
-            needs: vec![],
-        });
+        for (name, kind) in [
+            ("linger", FunctionKind::Scalar),
+            ("linger_sum", FunctionKind::Aggregate),
+        ] {
+            all.push(Function {
+                name: name.into(),
+                kind,
+                args: vec![DataType::Bigint],
+                returns: DataType::Bigint,
+                deterministic: true,
+                needs: vec![],
+            });
+        }
         all
     }
 
@@ -103,12 +111,7 @@ impl Guest for Hostile {
             5 | 6 => Ok(bigints(vec![host::now_micros(); rows as usize])),
             7 => {
                 let x = first_arg(&args)?;
-                for &millions in x {
-                    let mut n = 0u64;
-                    while n < millions.max(0) as u64 * 1_000_000 {
-                        n = std::hint::black_box(n + 1);
-                    }
-                }
+                x.iter().for_each(|&millions| linger(millions));
                 Ok(bigints(x.to_vec()))
             }
             _ => Err(format!("no function number {function}")),
@@ -116,23 +119,68 @@ impl Guest for Hostile {
     }
 }
 
-struct NoAggregates;
+/// Counts to `millions` million, slowly on purpose.
+fn linger(millions: i64) {
+    let mut n = 0u64;
+    while n < millions.max(0) as u64 * 1_000_000 {
+        n = std::hint::black_box(n + 1);
+    }
+}
 
-impl GuestAccumulator for NoAggregates {
+/// `linger_sum`'s sums by group.
+struct Lingering(RefCell<Vec<i64>>);
+
+fn sums_of(groups: &[u32], total: u32, sums: &mut Vec<i64>) -> Result<(), String> {
+    sums.resize(total as usize, 0);
+    match groups.iter().find(|&&g| g >= total) {
+        Some(g) => Err(format!("group {g} of {total}")),
+        None => Ok(()),
+    }
+}
+
+impl GuestAccumulator for Lingering {
     fn new(_function: u32) -> Self {
-        NoAggregates
+        Lingering(RefCell::new(Vec::new()))
     }
-    fn update(&self, _: Vec<u32>, _: u32, _: Vec<Column>) -> Result<(), String> {
-        Err("hostile has no aggregates".into())
+    fn update(&self, groups: Vec<u32>, total: u32, args: Vec<Column>) -> Result<(), String> {
+        let sums = &mut *self.0.borrow_mut();
+        sums_of(&groups, total, sums)?;
+        for (&g, &x) in groups.iter().zip(first_arg(&args)?) {
+            linger(x);
+            sums[g as usize] += x;
+        }
+        Ok(())
     }
-    fn state(&self, _: u32) -> Result<Column, String> {
-        Err("hostile has no aggregates".into())
+    fn state(&self, emit: u32) -> Result<Column, String> {
+        let sums = &mut *self.0.borrow_mut();
+        let emitted: Vec<i64> = sums.drain(..(emit as usize).min(sums.len())).collect();
+        let offsets = (0..=emitted.len() as u32).map(|i| i * 8).collect();
+        Ok(Column {
+            values: Values::Varbinary(BytesColumn {
+                offsets,
+                data: emitted.iter().flat_map(|s| s.to_le_bytes()).collect(),
+            }),
+            validity: None,
+        })
     }
-    fn merge(&self, _: Vec<u32>, _: u32, _: Column) -> Result<(), String> {
-        Err("hostile has no aggregates".into())
+    fn merge(&self, groups: Vec<u32>, total: u32, states: Column) -> Result<(), String> {
+        let sums = &mut *self.0.borrow_mut();
+        sums_of(&groups, total, sums)?;
+        let Values::Varbinary(states) = states.values else {
+            return Err("states are VARBINARY".into());
+        };
+        for (&g, bytes) in groups.iter().zip(states.data.chunks_exact(8)) {
+            let mut le = [0u8; 8];
+            le.copy_from_slice(bytes);
+            sums[g as usize] += i64::from_le_bytes(le);
+        }
+        Ok(())
     }
-    fn finish(&self, _: u32) -> Result<Column, String> {
-        Err("hostile has no aggregates".into())
+    fn finish(&self, emit: u32) -> Result<Column, String> {
+        let sums = &mut *self.0.borrow_mut();
+        Ok(bigints(
+            sums.drain(..(emit as usize).min(sums.len())).collect(),
+        ))
     }
 }
 

@@ -159,13 +159,26 @@ fn hostile_plugins_fail_their_own_query_and_the_node_keeps_serving() {
                 assert!(message.contains(text), "{sql}: {message}");
             }
         }
-        // A call that outruns its turn on the worker thread is started over
-        // off the worker's hands, and answers; so do the calls after it.
+        // A call that outruns its turn on the worker thread is suspended and
+        // resumed off the worker's hands, and answers; so do the calls after
+        // it. An aggregate's state survives the move.
+        c.query_drop("CREATE AGGREGATE FUNCTION linger_sum RETURNS INTEGER SONAME 'hostile.wasm'")
+            .await
+            .unwrap();
         for _ in 0..2 {
             assert_eq!(
                 one::<i64>(&mut c, "SELECT SUM(linger(id * 20)) FROM h.t").await,
                 120
             );
+            assert_eq!(
+                one::<i64>(&mut c, "SELECT linger_sum(id * 20) FROM h.t").await,
+                120
+            );
+            let by_parity: Vec<(i64, i64)> = c
+                .query("SELECT id % 2, linger_sum(id * 10) FROM h.t GROUP BY id % 2 ORDER BY 1")
+                .await
+                .unwrap();
+            assert_eq!(by_parity, [(0, 20), (1, 40)]);
         }
         // The node and the hostile plugin's well-behaved neighbours still work.
         assert_eq!(
