@@ -56,6 +56,18 @@ impl<A: Aggregate> Groups for Vec<A> {
         };
         grow(self, total);
         let view = <A::Input<'_> as Param>::view(arg)?;
+        // Without GROUP BY every row is group 0's: checked in one pass, the
+        // per-row loop then has no group to look up.
+        if let [only] = &mut self[..]
+            && groups.iter().all(|&g| g == 0)
+        {
+            for row in 0..groups.len() {
+                if let Some(v) = <A::Input<'_> as Param>::get(&view, row) {
+                    only.update(v);
+                }
+            }
+            return Ok(());
+        }
         for (row, &g) in groups.iter().enumerate() {
             let g = group(self, g)?;
             if let Some(v) = <A::Input<'_> as Param>::get(&view, row) {
