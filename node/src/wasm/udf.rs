@@ -405,7 +405,8 @@ impl Accumulator for OneGroup {
             return Err(DataFusionError::Execution("one argument expected".into()));
         };
         self.0.groups = self.0.groups.max(1);
-        self.0.update(arg, &vec![0; arg.len()])
+        // No group ids: the contract's "all rows are group 0".
+        self.0.update(arg, &[])
     }
 
     /// DataFusion may evaluate again after more rows (window frames), so

@@ -144,8 +144,10 @@ impl GuestAccumulator for Lingering {
     }
     fn update(&self, groups: Vec<u32>, total: u32, args: Vec<Column>) -> Result<(), String> {
         let sums = &mut *self.0.borrow_mut();
-        sums_of(&groups, total, sums)?;
-        for (&g, &x) in groups.iter().zip(first_arg(&args)?) {
+        sums_of(&groups, total.max(1), sums)?;
+        for (row, &x) in first_arg(&args)?.iter().enumerate() {
+            // No group ids: every row is group 0's.
+            let g = groups.get(row).copied().unwrap_or(0);
             linger(x);
             sums[g as usize] += x;
         }

@@ -2,7 +2,7 @@
 //! serialized so that floe can merge partial states computed in parallel.
 
 use crate::bindings::floe::plugin::types::{Column, Values};
-use crate::column::{ColumnBuilder, Output, Param};
+use crate::column::{ColumnBuilder, Output, Param, rows};
 
 /// The state of one group of an aggregate function.
 pub trait Aggregate: Default + 'static {
@@ -44,6 +44,37 @@ fn group(states: &mut [impl Aggregate], g: u32) -> Result<usize, String> {
     }
 }
 
+// The two row loops are functions of their own, so that the compiler
+// optimizes (and inlines the aggregate's `update` into) each apart.
+
+#[inline(never)]
+fn update_one<'a, A: Aggregate>(
+    state: &mut A,
+    view: &<A::Input<'a> as Param<'a>>::View,
+    rows: usize,
+) {
+    for row in 0..rows {
+        if let Some(v) = <A::Input<'a> as Param>::get(view, row) {
+            state.update(v);
+        }
+    }
+}
+
+#[inline(never)]
+fn update_groups<'a, A: Aggregate>(
+    states: &mut [A],
+    view: &<A::Input<'a> as Param<'a>>::View,
+    groups: &[u32],
+) -> Result<(), String> {
+    for (row, &g) in groups.iter().enumerate() {
+        let g = group(states, g)?;
+        if let Some(v) = <A::Input<'a> as Param>::get(view, row) {
+            states[g].update(v);
+        }
+    }
+    Ok(())
+}
+
 fn take<A>(states: &mut Vec<A>, emit: u32) -> Vec<A> {
     let emit = (emit as usize).min(states.len());
     states.drain(..emit).collect()
@@ -56,25 +87,22 @@ impl<A: Aggregate> Groups for Vec<A> {
         };
         grow(self, total);
         let view = <A::Input<'_> as Param>::view(arg)?;
-        // Without GROUP BY every row is group 0's: checked in one pass, the
-        // per-row loop then has no group to look up.
-        if let [only] = &mut self[..]
-            && groups.iter().all(|&g| g == 0)
-        {
-            for row in 0..groups.len() {
-                if let Some(v) = <A::Input<'_> as Param>::get(&view, row) {
-                    only.update(v);
-                }
+        // Without GROUP BY floe sends no group ids: every row is group 0's.
+        // With one group they can only be 0s (checked in one pass). Either
+        // way the per-row loop then has no group to look up.
+        let rows = if groups.is_empty() {
+            grow(self, 1);
+            rows(arg)
+        } else {
+            groups.len()
+        };
+        match self.first_mut() {
+            Some(only) if groups.iter().all(|&g| g == 0) => {
+                update_one(only, &view, rows);
+                Ok(())
             }
-            return Ok(());
+            _ => update_groups(self, &view, groups),
         }
-        for (row, &g) in groups.iter().enumerate() {
-            let g = group(self, g)?;
-            if let Some(v) = <A::Input<'_> as Param>::get(&view, row) {
-                self[g].update(v);
-            }
-        }
-        Ok(())
     }
 
     fn state(&mut self, emit: u32) -> Result<Column, String> {

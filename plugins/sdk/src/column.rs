@@ -33,6 +33,18 @@ fn valid(validity: Option<&[u8]>, row: usize) -> bool {
     }
 }
 
+/// How many rows a column holds.
+pub(crate) fn rows(column: &Column) -> usize {
+    match &column.values {
+        Values::Bigint(v) | Values::Datetime(v) => v.len(),
+        Values::Double(v) => v.len(),
+        Values::Date(v) => v.len(),
+        Values::Boolean(v) => v.len(),
+        Values::Varchar(c) | Values::Varbinary(c) => c.offsets.len().saturating_sub(1),
+        Values::Decimal(d) => d.values.len() / 16,
+    }
+}
+
 fn mismatch(expected: &str, got: &Values) -> String {
     let got = match got {
         Values::Bigint(_) => "BIGINT",
