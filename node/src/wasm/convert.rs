@@ -236,7 +236,7 @@ fn bytes(
         return Err(format!("{} offsets for {rows} rows", c.offsets.len()));
     }
     if utf8 {
-        std::str::from_utf8(&c.data).map_err(|e| format!("invalid VARCHAR values: {e}"))?;
+        simdutf8::compat::from_utf8(&c.data).map_err(|e| format!("invalid VARCHAR values: {e}"))?;
     }
     let end = c.data.len().min(i32::MAX as usize);
     let mut prev = 0usize;
