@@ -94,9 +94,9 @@ pub struct Sandbox {
     interrupt: Option<Interrupt>,
     interrupted: bool,
     /// While a call runs on the query's own worker thread: when it must
-    /// be suspended there, to go on off the worker's hands.
+    /// be suspended there, to go on off the worker's hands. The deadline
+    /// callback clears it when it suspends the call.
     inline_until: Option<Instant>,
-    overran: bool,
 }
 
 impl ResourceLimiter for Sandbox {
@@ -313,7 +313,6 @@ impl Plugin {
                 interrupt: None,
                 interrupted: false,
                 inline_until: None,
-                overran: false,
             },
         );
         store.limiter(|s| s);
@@ -330,7 +329,6 @@ impl Plugin {
             if s.inline_until.is_some_and(|d| Instant::now() >= d) {
                 // Once per call: `drive` resumes it where it may run long.
                 s.inline_until = None;
-                s.overran = true;
                 return Ok(UpdateDeadline::Yield(1));
             }
             Ok(UpdateDeadline::Continue(1))
@@ -393,7 +391,8 @@ impl Plugin {
             Some(slow) if !slow.load(Ordering::Relaxed) => {
                 store.data_mut().inline_until = Some(Instant::now() + INLINE_BUDGET);
                 let r = drive(f(bindings, store));
-                if store.data().overran {
+                // Cleared: the call was suspended, having outrun its budget.
+                if store.data().inline_until.is_none() {
                     slow.store(true, Ordering::Relaxed);
                 }
                 r
@@ -418,7 +417,6 @@ impl Plugin {
         s.clock = !spec.deterministic && spec.clock && opts.grant_clock;
         s.random = !spec.deterministic && spec.random && opts.grant_random;
         s.inline_until = None;
-        s.overran = false;
         instance.store.set_epoch_deadline(1);
     }
 

@@ -130,6 +130,14 @@ fn linger(millions: i64) {
 /// `linger_sum`'s sums by group.
 struct Lingering(RefCell<Vec<i64>>);
 
+impl Lingering {
+    /// The sums of the first `emit` groups, which are then forgotten.
+    fn take(&self, emit: u32) -> Vec<i64> {
+        let sums = &mut *self.0.borrow_mut();
+        sums.drain(..(emit as usize).min(sums.len())).collect()
+    }
+}
+
 fn sums_of(groups: &[u32], total: u32, sums: &mut Vec<i64>) -> Result<(), String> {
     sums.resize(total as usize, 0);
     match groups.iter().find(|&&g| g >= total) {
@@ -154,8 +162,7 @@ impl GuestAccumulator for Lingering {
         Ok(())
     }
     fn state(&self, emit: u32) -> Result<Column, String> {
-        let sums = &mut *self.0.borrow_mut();
-        let emitted: Vec<i64> = sums.drain(..(emit as usize).min(sums.len())).collect();
+        let emitted = self.take(emit);
         let offsets = (0..=emitted.len() as u32).map(|i| i * 8).collect();
         Ok(Column {
             values: Values::Varbinary(BytesColumn {
@@ -179,10 +186,7 @@ impl GuestAccumulator for Lingering {
         Ok(())
     }
     fn finish(&self, emit: u32) -> Result<Column, String> {
-        let sums = &mut *self.0.borrow_mut();
-        Ok(bigints(
-            sums.drain(..(emit as usize).min(sums.len())).collect(),
-        ))
+        Ok(bigints(self.take(emit)))
     }
 }
 

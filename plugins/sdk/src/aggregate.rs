@@ -85,17 +85,15 @@ impl<A: Aggregate> Groups for Vec<A> {
         let [arg] = args else {
             return Err(format!("aggregates take 1 argument, got {}", args.len()));
         };
-        grow(self, total);
         let view = <A::Input<'_> as Param>::view(arg)?;
         // Without GROUP BY floe sends no group ids: every row is group 0's.
         // With one group they can only be 0s (checked in one pass). Either
         // way the per-row loop then has no group to look up.
-        let rows = if groups.is_empty() {
-            grow(self, 1);
-            rows(arg)
-        } else {
-            groups.len()
+        let (rows, total) = match groups {
+            [] => (rows(arg), total.max(1)),
+            _ => (groups.len(), total),
         };
+        grow(self, total);
         match self.first_mut() {
             Some(only) if groups.iter().all(|&g| g == 0) => {
                 update_one(only, &view, rows);

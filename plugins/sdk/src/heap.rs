@@ -31,7 +31,7 @@ fn class(layout: Layout) -> Option<usize> {
     if size > SMALL || layout.align() > ALIGN {
         None
     } else if size <= TINY {
-        Some(size.saturating_sub(1) / 16)
+        Some(tiny_class(size))
     } else {
         // 257..=512 → 16, ..=1024 → 17, ..=2048 → 18.
         Some(16 + (usize::BITS - (size - 1).leading_zeros()) as usize - 9)
@@ -47,10 +47,15 @@ fn class_size(class: usize) -> usize {
     }
 }
 
-/// Whether `layout` is a tiny one, whose class is `(size - 1) / 16`.
 #[inline(always)]
-fn tiny(layout: Layout) -> bool {
-    layout.size() <= TINY && layout.align() <= ALIGN
+fn tiny_class(size: usize) -> usize {
+    size.saturating_sub(1) / 16
+}
+
+/// The class of a tiny layout (the inlined paths), or `None`.
+#[inline(always)]
+fn tiny(layout: Layout) -> Option<usize> {
+    (layout.size() <= TINY && layout.align() <= ALIGN).then(|| tiny_class(layout.size()))
 }
 
 /// Allocator state: one free list per class (linked through the free blocks
@@ -80,18 +85,24 @@ impl<S: GlobalAlloc> Heap<S> {
     /// per-row functions.
     #[inline(always)]
     pub unsafe fn alloc(&mut self, layout: Layout) -> *mut u8 {
-        if tiny(layout) {
-            let c = layout.size().saturating_sub(1) / 16;
-            let head = self.free[c];
-            if !head.is_null() {
-                // SAFETY: a block on a free list holds the next block's address
-                // in its first word (written by `dealloc`).
-                self.free[c] = unsafe { head.cast::<*mut u8>().read() };
-                return head;
-            }
+        if let Some(block) = tiny(layout).and_then(|c| self.pop(c)) {
+            return block;
         }
         // SAFETY: the caller's contract.
         unsafe { self.alloc_slow(layout) }
+    }
+
+    /// A freed block of class `c`, if there is one.
+    #[inline(always)]
+    fn pop(&mut self, c: usize) -> Option<*mut u8> {
+        let head = self.free[c];
+        if head.is_null() {
+            return None;
+        }
+        // SAFETY: a block on a free list holds the next block's address in
+        // its first word (written by `push`).
+        self.free[c] = unsafe { head.cast::<*mut u8>().read() };
+        Some(head)
     }
 
     /// # Safety
@@ -102,13 +113,10 @@ impl<S: GlobalAlloc> Heap<S> {
             // SAFETY: the caller's contract is the system allocator's.
             return unsafe { self.system.alloc(layout) };
         };
-        let head = self.free[c];
-        if !head.is_null() {
-            // SAFETY: as in `alloc`.
-            self.free[c] = unsafe { head.cast::<*mut u8>().read() };
-            return head;
+        match self.pop(c) {
+            Some(block) => block,
+            None => self.carve(class_size(c)),
         }
-        self.carve(class_size(c))
     }
 
     /// A fresh block from the current chunk, or from a new one.
@@ -138,9 +146,9 @@ impl<S: GlobalAlloc> Heap<S> {
     /// As [`GlobalAlloc::dealloc`]: `ptr` came from this heap with `layout`.
     #[inline(always)]
     pub unsafe fn dealloc(&mut self, ptr: *mut u8, layout: Layout) {
-        if tiny(layout) {
+        if let Some(c) = tiny(layout) {
             // SAFETY: as in `push`.
-            unsafe { self.push(ptr, layout.size().saturating_sub(1) / 16) };
+            unsafe { self.push(ptr, c) };
         } else {
             // SAFETY: the caller's contract.
             unsafe { self.dealloc_slow(ptr, layout) };
