@@ -6,8 +6,10 @@
 //! - aggregate `hll_distinct(viewer)` without and with `GROUP BY`.
 //!
 //! The native versions compile the plugins' own logic files (`#[path]`), so
-//! only the calling convention differs. Each query runs 5 times; the median
-//! is reported with the Wasm/native ratio (target ≤ 1.5×).
+//! only the calling convention differs. Each case runs 9 Wasm/native pairs
+//! (FLOE_BENCH_ROUNDS), alternating so that a slow stretch of a shared machine
+//! hits both; reported are the median times and the median of the pairs'
+//! Wasm/native ratios (target ≤ 1.5×), with the lowest and highest.
 //!
 //! `cargo bench --bench wasm` (needs `rustup target add wasm32-wasip2`).
 
@@ -276,25 +278,67 @@ fn register_wasm(ctx: &SessionContext, runtime: &Arc<Runtime>, dir: &Path) {
     }
 }
 
-async fn time(ctx: &SessionContext, sql: &str) -> (Duration, String) {
-    let mut times = Vec::new();
-    let mut answer = String::new();
-    for _ in 0..5 {
-        let started = Instant::now();
-        let batches = ctx
-            .sql(sql)
-            .await
-            .expect("plans")
-            .collect()
-            .await
-            .expect("runs");
-        times.push(started.elapsed());
-        answer = arrow::util::pretty::pretty_format_batches(&batches)
-            .map(|t| t.to_string().lines().nth(3).unwrap_or("").to_string())
-            .unwrap_or_default();
+/// Runs `sql` once: its time and the first row of its answer.
+async fn run(ctx: &SessionContext, sql: &str) -> (Duration, String) {
+    let started = Instant::now();
+    let batches = ctx
+        .sql(sql)
+        .await
+        .expect("plans")
+        .collect()
+        .await
+        .expect("runs");
+    let took = started.elapsed();
+    let answer = arrow::util::pretty::pretty_format_batches(&batches)
+        .map(|t| t.to_string().lines().nth(3).unwrap_or("").to_string())
+        .unwrap_or_default();
+    (took, answer)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// One case: Wasm and native runs alternate, so that a slower stretch of a
+/// shared machine lands on both; the ratio is the median of the rounds' ratios.
+struct Measured {
+    wasm_ms: f64,
+    native_ms: f64,
+    ratio: f64,
+    /// The lowest and highest ratio of a round.
+    spread: (f64, f64),
+    answers: (String, String),
+}
+
+async fn measure(
+    ctx: &SessionContext,
+    wasm_sql: &str,
+    native_sql: &str,
+    rounds: usize,
+) -> Measured {
+    let (mut wasm, mut native, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let mut answers = (String::new(), String::new());
+    for _ in 0..rounds {
+        let (w, a) = run(ctx, wasm_sql).await;
+        let (n, b) = run(ctx, native_sql).await;
+        let (w, n) = (w.as_secs_f64() * 1000.0, n.as_secs_f64() * 1000.0);
+        wasm.push(w);
+        native.push(n);
+        ratios.push(w / n);
+        answers = (a, b);
     }
-    times.sort();
-    (times[times.len() / 2], answer)
+    let spread = (
+        ratios.iter().copied().fold(f64::INFINITY, f64::min),
+        ratios.iter().copied().fold(0.0, f64::max),
+    );
+    Measured {
+        wasm_ms: median(wasm),
+        native_ms: median(native),
+        ratio: median(ratios),
+        spread,
+        answers,
+    }
 }
 
 fn main() {
@@ -356,25 +400,38 @@ fn main() {
                 "SELECT channel, {f}hll_distinct(viewer) FROM airings GROUP BY channel ORDER BY channel",
             ),
         ];
+        // FLOE_BENCH_ROUNDS: how many Wasm/native pairs each case runs.
+        let rounds = std::env::var("FLOE_BENCH_ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .filter(|&r: &usize| r > 0)
+            .unwrap_or(9);
         println!();
         println!(
-            "{:<34} {:>11} {:>11} {:>7}  answers (wasm | native)",
-            "case", "wasm ms", "native ms", "ratio"
+            "{:<34} {:>9} {:>10} {:>7} {:>13}  answers (wasm | native)",
+            "case", "wasm ms", "native ms", "ratio", "round ratios"
         );
         let mut ratios = Vec::new();
         // FLOE_BENCH_CASES=daypart runs only the cases whose name contains it.
         let only = std::env::var("FLOE_BENCH_CASES").unwrap_or_default();
         for (name, sql) in cases.into_iter().filter(|(n, _)| n.contains(only.as_str())) {
-            let (wasm, a) = time(&ctx, &sql.replace("{f}", "")).await;
-            let (native, b) = time(&ctx, &sql.replace("{f}", "native_")).await;
-            let ratio = wasm.as_secs_f64() / native.as_secs_f64();
-            ratios.push(ratio);
+            let m = measure(
+                &ctx,
+                &sql.replace("{f}", ""),
+                &sql.replace("{f}", "native_"),
+                rounds,
+            )
+            .await;
+            ratios.push(m.ratio);
             println!(
-                "{name:<34} {:>11.1} {:>11.1} {ratio:>6.2}x  {} | {}",
-                wasm.as_secs_f64() * 1000.0,
-                native.as_secs_f64() * 1000.0,
-                a.trim(),
-                b.trim()
+                "{name:<34} {:>9.1} {:>10.1} {:>6.2}x {:>5.2}..{:<5.2}  {} | {}",
+                m.wasm_ms,
+                m.native_ms,
+                m.ratio,
+                m.spread.0,
+                m.spread.1,
+                m.answers.0.trim(),
+                m.answers.1.trim()
             );
         }
         let geo = ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64;

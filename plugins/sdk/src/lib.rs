@@ -186,27 +186,38 @@ macro_rules! export {
                 let mut index = 0u32;
                 $(
                     if function == index {
-                        let names: &[&str] = &[$( stringify!($arg) ),*];
-                        $crate::arity(stringify!($name), names.len(), args.len())?;
-                        let mut k = 0usize;
-                        $(
-                            let $arg = <$t as $crate::Param>::view(&args[k])?;
-                            k += 1;
-                        )*
-                        let mut out = <<$ret as $crate::Output>::Builder as $crate::ColumnBuilder>::with_capacity(rows);
-                        for row in 0..rows {
+                        // Each function's batch loop is a function of its own:
+                        // in one body with the other functions' loops, the
+                        // wasm compiler's register allocator spills the hot
+                        // loop's values (and its interrupt check's) to the stack.
+                        #[inline(never)]
+                        fn batch(
+                            args: &[$crate::Column],
+                            rows: usize,
+                        ) -> ::std::result::Result<$crate::Column, ::std::string::String> {
+                            let names: &[&str] = &[$( stringify!($arg) ),*];
+                            $crate::arity(stringify!($name), names.len(), args.len())?;
+                            let mut k = 0usize;
                             $(
-                                let $arg: $t = match <$t as $crate::Param>::get(&$arg, row) {
-                                    Some(v) => v,
-                                    None => {
-                                        $crate::ColumnBuilder::push_null(&mut out);
-                                        continue;
-                                    }
-                                };
+                                let $arg = <$t as $crate::Param>::view(&args[k])?;
+                                k += 1;
                             )*
-                            $crate::Output::push($name($($arg),*), &mut out);
+                            let mut out = <<$ret as $crate::Output>::Builder as $crate::ColumnBuilder>::with_capacity(rows);
+                            for row in 0..rows {
+                                $(
+                                    let $arg: $t = match <$t as $crate::Param>::get(&$arg, row) {
+                                        Some(v) => v,
+                                        None => {
+                                            $crate::ColumnBuilder::push_null(&mut out);
+                                            continue;
+                                        }
+                                    };
+                                )*
+                                $crate::Output::push($name($($arg),*), &mut out);
+                            }
+                            Ok($crate::ColumnBuilder::finish(out))
                         }
-                        return Ok($crate::ColumnBuilder::finish(out));
+                        return batch(&args, rows);
                     }
                     index += 1;
                 )*
