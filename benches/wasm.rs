@@ -278,8 +278,8 @@ fn register_wasm(ctx: &SessionContext, runtime: &Arc<Runtime>, dir: &Path) {
     }
 }
 
-/// Runs `sql` once: its time and the first row of its answer.
-async fn run(ctx: &SessionContext, sql: &str) -> (Duration, String) {
+/// Runs `sql` once: its time and its answer.
+async fn run(ctx: &SessionContext, sql: &str) -> (Duration, Vec<RecordBatch>) {
     let started = Instant::now();
     let batches = ctx
         .sql(sql)
@@ -288,16 +288,19 @@ async fn run(ctx: &SessionContext, sql: &str) -> (Duration, String) {
         .collect()
         .await
         .expect("runs");
-    let took = started.elapsed();
-    let answer = arrow::util::pretty::pretty_format_batches(&batches)
-        .map(|t| t.to_string().lines().nth(3).unwrap_or("").to_string())
-        .unwrap_or_default();
-    (took, answer)
+    (started.elapsed(), batches)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// The first row of an answer, as printed.
+fn first_row(batches: &[RecordBatch]) -> String {
+    arrow::util::pretty::pretty_format_batches(batches)
+        .map(|t| t.to_string().lines().nth(3).unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+fn sorted(mut v: Vec<f64>) -> Vec<f64> {
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    v
 }
 
 /// One case: Wasm and native runs alternate, so that a slower stretch of a
@@ -318,7 +321,7 @@ async fn measure(
     rounds: usize,
 ) -> Measured {
     let (mut wasm, mut native, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    let mut answers = (String::new(), String::new());
+    let mut answers = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         let (w, a) = run(ctx, wasm_sql).await;
         let (n, b) = run(ctx, native_sql).await;
@@ -328,16 +331,14 @@ async fn measure(
         ratios.push(w / n);
         answers = (a, b);
     }
-    let spread = (
-        ratios.iter().copied().fold(f64::INFINITY, f64::min),
-        ratios.iter().copied().fold(0.0, f64::max),
-    );
+    let (wasm, native, ratios) = (sorted(wasm), sorted(native), sorted(ratios));
+    let mid = rounds / 2;
     Measured {
-        wasm_ms: median(wasm),
-        native_ms: median(native),
-        ratio: median(ratios),
-        spread,
-        answers,
+        wasm_ms: wasm[mid],
+        native_ms: native[mid],
+        ratio: ratios[mid],
+        spread: (ratios[0], ratios[rounds - 1]),
+        answers: (first_row(&answers.0), first_row(&answers.1)),
     }
 }
 

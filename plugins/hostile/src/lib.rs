@@ -138,7 +138,8 @@ impl Lingering {
     }
 }
 
-fn sums_of(groups: &[u32], total: u32, sums: &mut Vec<i64>) -> Result<(), String> {
+/// Makes `sums` hold `total` groups, and checks that `groups` names only those.
+fn hold_groups(sums: &mut Vec<i64>, groups: &[u32], total: u32) -> Result<(), String> {
     sums.resize(total as usize, 0);
     match groups.iter().find(|&&g| g >= total) {
         Some(g) => Err(format!("group {g} of {total}")),
@@ -152,7 +153,7 @@ impl GuestAccumulator for Lingering {
     }
     fn update(&self, groups: Vec<u32>, total: u32, args: Vec<Column>) -> Result<(), String> {
         let sums = &mut *self.0.borrow_mut();
-        sums_of(&groups, total.max(1), sums)?;
+        hold_groups(sums, &groups, total.max(1))?;
         for (row, &x) in first_arg(&args)?.iter().enumerate() {
             // No group ids: every row is group 0's.
             let g = groups.get(row).copied().unwrap_or(0);
@@ -174,7 +175,7 @@ impl GuestAccumulator for Lingering {
     }
     fn merge(&self, groups: Vec<u32>, total: u32, states: Column) -> Result<(), String> {
         let sums = &mut *self.0.borrow_mut();
-        sums_of(&groups, total, sums)?;
+        hold_groups(sums, &groups, total)?;
         let Values::Varbinary(states) = states.values else {
             return Err("states are VARBINARY".into());
         };
