@@ -362,8 +362,9 @@ fn main() {
             "{rows} rows in {cores} partitions generated in {:.1} s",
             started.elapsed().as_secs_f64()
         );
+        // FLOE_BENCH_CACHE=DIR keeps the compiled plugins there, to read their machine code.
         let runtime = Runtime::new(PluginOptions {
-            cache: None,
+            cache: std::env::var_os("FLOE_BENCH_CACHE").map(Into::into),
             ..PluginOptions::default()
         })
         .expect("wasm runtime");

@@ -349,6 +349,8 @@ pub struct SqlEngine {
     pub started: Instant,
     /// Point lookups answered from the key index (SHOW STATUS).
     pub point_lookups: std::sync::atomic::AtomicU64,
+    /// Executions of prepared statements that reused the plan kept for them.
+    pub prepared_plan_reuses: std::sync::atomic::AtomicU64,
     /// Statements whose scan the primary-key index narrowed (SHOW STATUS).
     pub key_range_reads: std::sync::atomic::AtomicU64,
     /// Narrowed queries run without a DataFusion plan (SHOW STATUS).
@@ -393,6 +395,7 @@ impl SqlEngine {
             write: tokio::sync::RwLock::new(WriteState::default()),
             started: Instant::now(),
             point_lookups: Default::default(),
+            prepared_plan_reuses: Default::default(),
             key_range_reads: Default::default(),
             direct_queries: Default::default(),
             literal_inserts: Default::default(),
@@ -473,6 +476,12 @@ impl SqlEngine {
                     (
                         "floe_point_lookups",
                         self.point_lookups
+                            .load(std::sync::atomic::Ordering::Relaxed)
+                            .to_string(),
+                    ),
+                    (
+                        "floe_prepared_plan_reuses",
+                        self.prepared_plan_reuses
                             .load(std::sync::atomic::Ordering::Relaxed)
                             .to_string(),
                     ),

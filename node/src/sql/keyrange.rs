@@ -91,6 +91,30 @@ fn key_value(ty: &DataType, e: &SqlExpr) -> Option<ArrayRef> {
     None
 }
 
+/// Encodes literals of one key column as its index orders them.
+pub struct KeyEncoder {
+    ty: DataType,
+    converter: RowConverter,
+}
+
+impl KeyEncoder {
+    /// `None` for a type whose literals do not compare exactly here.
+    pub fn new(ty: DataType) -> Option<KeyEncoder> {
+        if !(ty.is_integer() || ty == DataType::Utf8) {
+            return None;
+        }
+        let converter = RowConverter::new(vec![SortField::new(ty.clone())]).ok()?;
+        Some(KeyEncoder { ty, converter })
+    }
+
+    /// The key of literal `e`; `None` as for [`key_value`].
+    pub fn encode(&self, e: &SqlExpr) -> Option<Key> {
+        let v = key_value(&self.ty, e)?;
+        let rows = self.converter.convert_columns(&[v]).ok()?;
+        Some(Key::new(rows.row(0).as_ref()))
+    }
+}
+
 fn is_key(e: &SqlExpr, key: &str) -> bool {
     match e {
         SqlExpr::Identifier(i) => i.value.eq_ignore_ascii_case(key),
@@ -405,16 +429,8 @@ fn column_bounds(
     if !parts.iter().any(|p| mentioned(p) || or(p)) {
         return None;
     }
-    let ty = meta.columns[column].ty.storage.data_type();
-    if !(ty.is_integer() || ty == DataType::Utf8) {
-        return None;
-    }
-    let converter = RowConverter::new(vec![SortField::new(ty.clone())]).ok()?;
-    let encode = |e: &SqlExpr| -> Option<Key> {
-        let v = key_value(&ty, e)?;
-        let rows = converter.convert_columns(&[v]).ok()?;
-        Some(Key::new(rows.row(0).as_ref()))
-    };
+    let encoder = KeyEncoder::new(meta.columns[column].ty.storage.data_type())?;
+    let encode = |e: &SqlExpr| encoder.encode(e);
     let (mut lo, mut hi) = (Bound::Unbounded, Bound::Unbounded);
     let mut points: Option<Vec<Key>> = None;
     // The first disjunction of conditions on the column (any other is

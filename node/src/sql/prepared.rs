@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use datafusion::sql::sqlparser::ast::{
     Expr, Statement, UnaryOperator, Value as SqlValue, visit_expressions, visit_expressions_mut,
@@ -13,6 +15,7 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::sqlparser::tokenizer::Span;
 use mysql_common::value::Value;
 
+use super::point;
 use super::session::{SqlSession, Stmt, literal, placeholders};
 
 /// A parsed statement and which parameter each placeholder in it takes.
@@ -70,13 +73,7 @@ impl Template {
             if let Expr::Value(v) = e
                 && matches!(v.value, SqlValue::Placeholder(_))
             {
-                let at = (v.span.start.line, v.span.start.column);
-                let value = self
-                    .slots
-                    .get(&at)
-                    .and_then(|&i| params.get(i))
-                    .and_then(|p| literal_expr(p, v.span));
-                match value {
+                match self.value(e, params) {
                     Some(x) => *e = x,
                     None => return ControlFlow::Break(()),
                 }
@@ -85,6 +82,54 @@ impl Template {
         });
         bound.is_continue().then_some(stmt)
     }
+
+    /// What expression `e` of the statement is with `params` in place: the
+    /// parameter's literal for a `?`, `e` itself otherwise.
+    pub fn value(&self, e: &Expr, params: &[Value]) -> Option<Expr> {
+        match e {
+            Expr::Value(v) if matches!(v.value, SqlValue::Placeholder(_)) => {
+                let at = (v.span.start.line, v.span.start.column);
+                let p = params.get(*self.slots.get(&at)?)?;
+                literal_expr(p, v.span)
+            }
+            other => Some(other.clone()),
+        }
+    }
+
+    pub fn statement(&self) -> &Statement {
+        &self.stmt
+    }
+}
+
+/// A prepared statement's point-lookup plan, made at its first execution
+/// and kept while the table's definition stays the same.
+#[derive(Default)]
+pub struct PointPlans(Mutex<Option<Arc<point::Plan>>>);
+
+impl PointPlans {
+    /// The plan for `template` in session `s`, reused when still current;
+    /// `None` when the statement is no point lookup.
+    pub fn get(&self, s: &SqlSession, template: &Template) -> Option<Arc<point::Plan>> {
+        let mut kept = self.0.lock().ok()?;
+        if let Some(plan) = kept.as_ref().filter(|p| p.current(s)) {
+            s.engine
+                .prepared_plan_reuses
+                .fetch_add(1, Ordering::Relaxed);
+            return Some(plan.clone());
+        }
+        *kept = point::Plan::of(s, template.statement()).map(Arc::new);
+        kept.clone()
+    }
+}
+
+/// One execution of a prepared point lookup: its plan and the key's value;
+/// the rest is for the general path when the plan cannot answer.
+pub struct PointExecution {
+    pub plan: Arc<point::Plan>,
+    pub key: Expr,
+    pub template: Arc<Template>,
+    pub params: Vec<Value>,
+    pub text: String,
 }
 
 /// A parameter as the expression its literal text parses to.

@@ -41,6 +41,8 @@ pub enum Stmt {
     Insert(Arc<values::LiteralInsert>),
     /// A SELECT of literals and system variables, read without sqlparser.
     Constant(Arc<constant::ConstantSelect>),
+    /// A prepared point lookup executed by the plan it keeps.
+    Point(Box<super::prepared::PointExecution>),
 }
 
 impl Stmt {
@@ -60,7 +62,7 @@ impl Stmt {
                 OwnKind::Account | OwnKind::LoadData | OwnKind::Function
             ),
             Stmt::Insert(_) => true,
-            Stmt::Constant(_) => false,
+            Stmt::Constant(_) | Stmt::Point(_) => false,
         }
     }
 
@@ -98,7 +100,9 @@ pub struct PreparedSql {
     pub sql: String,
     pub params: usize,
     /// The statement parsed once, when it can be (see `prepared`).
-    pub template: Option<super::prepared::Template>,
+    pub template: Option<Arc<super::prepared::Template>>,
+    /// Its plan, if it is a point lookup.
+    pub point: super::prepared::PointPlans,
 }
 
 /// An open transaction: what it read from and what it wrote.
@@ -423,6 +427,16 @@ impl SqlSession {
                         self.execute_sql(stmt, c.text().to_string()).await
                     }
                 }
+            }
+            Stmt::Point(p) => {
+                if let Some(rows) = p.plan.answer(self, &p.key).await? {
+                    return Ok(rows);
+                }
+                let bound = match p.template.bind(&p.params) {
+                    Some(bound) => bound,
+                    None => Self::parse_one(&p.text)?,
+                };
+                self.execute_sql(bound, p.text).await
             }
             Stmt::Own(kind, text) => match kind {
                 OwnKind::Set => admin::set(self, &text).await.map(Outcome::Done),
@@ -979,6 +993,7 @@ impl Session for SqlSession {
             Stmt::Sql(_, t) | Stmt::Own(_, t) => t.chars().take(1024).collect(),
             Stmt::Insert(ins) => ins.text().chars().take(1024).collect(),
             Stmt::Constant(c) => c.text().chars().take(1024).collect(),
+            Stmt::Point(p) => p.text.chars().take(1024).collect(),
         }
     }
 
@@ -1036,7 +1051,8 @@ impl Session for SqlSession {
             statement: PreparedSql {
                 sql: sql.to_string(),
                 params: n,
-                template: super::prepared::Template::parse(sql),
+                template: super::prepared::Template::parse(sql).map(Arc::new),
+                point: Default::default(),
             },
         })
     }
@@ -1050,7 +1066,22 @@ impl Session for SqlSession {
             return Err(SqlError::wrong_arguments("mysqld_stmt_execute"));
         }
         let sql = substitute(&stmt.sql, &params)?;
-        let stmt = match stmt.template.as_ref().and_then(|t| t.bind(&params)) {
+        let Some(template) = &stmt.template else {
+            return self.execute(Self::classify(&sql)?).await;
+        };
+        if let Some(plan) = stmt.point.get(self, template)
+            && let Some(key) = template.value(&plan.value, &params)
+        {
+            let point = super::prepared::PointExecution {
+                plan,
+                key,
+                template: template.clone(),
+                params,
+                text: sql,
+            };
+            return self.execute(Stmt::Point(Box::new(point))).await;
+        }
+        let stmt = match template.bind(&params) {
             Some(bound) => Stmt::Sql(Box::new(bound), sql),
             None => Self::classify(&sql)?,
         };

@@ -131,6 +131,95 @@ fn mysql_async_prepared_statements() {
     });
 }
 
+/// A prepared point lookup keeps its plan across executions, and answers
+/// as the general path would when the plan no longer fits: after the
+/// table is dropped and made again, in another database, for a value that
+/// is no key, and inside a transaction that wrote the table.
+#[test]
+fn prepared_point_lookups_reuse_their_plan() {
+    let s = TestServer::start();
+    s.query(
+        "CREATE DATABASE pp; CREATE TABLE pp.t (id BIGINT PRIMARY KEY, code VARCHAR(10) UNIQUE, v VARCHAR(20)); \
+         INSERT INTO pp.t VALUES (1, 'a', 'one'), (2, 'b', 'two'), (-3, 'c', 'minus three'); \
+         CREATE DATABASE pq; CREATE TABLE pq.t (id BIGINT PRIMARY KEY, code VARCHAR(10) UNIQUE, v VARCHAR(20)); \
+         INSERT INTO pq.t VALUES (1, 'a', 'other one')",
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let url = format!("mysql://root@127.0.0.1:{}/pp", s.port);
+        let pool = mysql_async::Pool::new(url.as_str());
+        let mut conn = pool.get_conn().await.unwrap();
+        let by_id = conn.prep("SELECT v FROM t WHERE id = ?").await.unwrap();
+        let by_code = conn.prep("SELECT id, v FROM t WHERE ? = code").await.unwrap();
+        let before = plan_reuses(&mut conn).await;
+        for (id, want) in [(1i64, Some("one")), (2, Some("two")), (-3, Some("minus three")), (4, None)] {
+            let got: Option<String> = conn.exec_first(&by_id, (id,)).await.unwrap();
+            assert_eq!(got.as_deref(), want, "id {id}");
+        }
+        // A string that is a number finds the row, as in the text protocol;
+        // a fraction is no key value and goes the general way.
+        let got: Option<String> = conn.exec_first(&by_id, ("2",)).await.unwrap();
+        assert_eq!(got.as_deref(), Some("two"));
+        let got: Option<String> = conn.exec_first(&by_id, (2.5f64,)).await.unwrap();
+        assert_eq!(got, None);
+        let got: Option<String> = conn.exec_first(&by_id, (2.0f64,)).await.unwrap();
+        assert_eq!(got.as_deref(), Some("two"));
+        let got: Option<(i64, String)> = conn.exec_first(&by_code, ("c",)).await.unwrap();
+        assert_eq!(got, Some((-3, "minus three".into())));
+        let after = plan_reuses(&mut conn).await;
+        assert!(after >= before + 5, "plans reused {before} -> {after}");
+
+        // The same statement text in another database reads that one's table.
+        conn.query_drop("USE pq").await.unwrap();
+        let got: Option<String> = conn.exec_first(&by_id, (1,)).await.unwrap();
+        assert_eq!(got.as_deref(), Some("other one"));
+        conn.query_drop("USE pp").await.unwrap();
+
+        // A table made again is not the one planned for.
+        conn.query_drop(
+            "DROP TABLE t; CREATE TABLE t (id BIGINT PRIMARY KEY, code VARCHAR(10) UNIQUE, v VARCHAR(20)); \
+             INSERT INTO t VALUES (1, 'z', 'new one')",
+        )
+        .await
+        .unwrap();
+        let got: Option<String> = conn.exec_first(&by_id, (1,)).await.unwrap();
+        assert_eq!(got.as_deref(), Some("new one"));
+        let got: Option<String> = conn.exec_first(&by_id, (2,)).await.unwrap();
+        assert_eq!(got, None);
+
+        // A transaction reads its own writes through the prepared statement.
+        conn.query_drop("BEGIN").await.unwrap();
+        conn.query_drop("UPDATE t SET v = 'changed' WHERE id = 1; INSERT INTO t VALUES (5, 'e', 'five')")
+            .await
+            .unwrap();
+        let got: Option<String> = conn.exec_first(&by_id, (1,)).await.unwrap();
+        assert_eq!(got.as_deref(), Some("changed"));
+        let got: Option<String> = conn.exec_first(&by_id, (5,)).await.unwrap();
+        assert_eq!(got.as_deref(), Some("five"));
+        // Another connection sees neither until COMMIT.
+        let mut other = pool.get_conn().await.unwrap();
+        let seen: Option<String> = other.exec_first("SELECT v FROM t WHERE id = ?", (1,)).await.unwrap();
+        assert_eq!(seen.as_deref(), Some("new one"));
+        conn.query_drop("COMMIT").await.unwrap();
+        let seen: Option<String> = other.exec_first("SELECT v FROM t WHERE id = ?", (5,)).await.unwrap();
+        assert_eq!(seen.as_deref(), Some("five"));
+        drop(other);
+        drop(conn);
+        pool.disconnect().await.unwrap();
+    });
+}
+
+async fn plan_reuses(c: &mut mysql_async::Conn) -> u64 {
+    let row: Option<(String, u64)> = c
+        .query_first("SHOW STATUS LIKE 'floe_prepared_plan_reuses'")
+        .await
+        .unwrap();
+    row.unwrap().1
+}
+
 fn sysbench(s: &TestServer, cmd: &str, extra: &[&str]) -> String {
     let port = format!("--mysql-port={}", s.port);
     let out = Command::new("sysbench")
