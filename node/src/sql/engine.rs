@@ -349,7 +349,9 @@ pub struct SqlEngine {
     pub started: Instant,
     /// Point lookups answered from the key index (SHOW STATUS).
     pub point_lookups: std::sync::atomic::AtomicU64,
-    /// Executions of prepared statements that reused the plan kept for them.
+    /// Executions of prepared statements that reused the plan kept from an
+    /// earlier one (the key index may still send one the general way, as
+    /// `floe_point_lookups` counts only the answered).
     pub prepared_plan_reuses: std::sync::atomic::AtomicU64,
     /// Statements whose scan the primary-key index narrowed (SHOW STATUS).
     pub key_range_reads: std::sync::atomic::AtomicU64,

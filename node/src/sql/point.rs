@@ -38,7 +38,7 @@ pub struct Plan {
     schema: SchemaRef,
     /// The key's value in the statement: a literal, or a prepared
     /// statement's `?`.
-    pub value: SqlExpr,
+    pub key: SqlExpr,
 }
 
 impl Plan {
@@ -89,32 +89,31 @@ impl Plan {
             exact,
             projection,
             schema,
-            value: value.clone(),
+            key: value.clone(),
         })
     }
 
     /// Whether the table the statement names is still the one planned for
-    /// (no DDL since, and the same database in use).
+    /// (no DDL since, and the same database in use). The catalog hands out
+    /// one parsed definition per version, so this is mostly a pointer
+    /// comparison.
     pub fn current(&self, s: &SqlSession) -> bool {
-        super::keyrange::named_table(s, &self.table)
-            .is_some_and(|t| t.id == self.id && Arc::ptr_eq(&t.meta, &self.meta))
+        super::keyrange::named_table(s, &self.table).is_some_and(|t| {
+            t.id == self.id && (Arc::ptr_eq(&t.meta, &self.meta) || *t.meta == *self.meta)
+        })
     }
 
-    /// The row whose key is `value`; `None` to plan the statement as usual
+    /// The row whose key is `key`; `None` to plan the statement as usual
     /// (a value that does not compare exactly, the transaction's own writes
     /// to the table, an index that cannot tell for this snapshot).
-    pub async fn answer(
-        &self,
-        s: &SqlSession,
-        value: &SqlExpr,
-    ) -> Result<Option<Outcome>, SqlError> {
+    pub async fn answer(&self, s: &SqlSession, key: &SqlExpr) -> Result<Option<Outcome>, SqlError> {
         if let Some(txn) = &s.txn
             && (txn.writes.inserts.contains_key(&self.id)
                 || txn.writes.deletes.contains_key(&self.id))
         {
             return Ok(None);
         }
-        let Some(key) = self.encoder.encode(value) else {
+        let Some(key) = self.encoder.encode(key) else {
             return Ok(None);
         };
         let lookup = Lookup {
@@ -167,7 +166,7 @@ fn equality(selection: &SqlExpr) -> Option<(&str, &SqlExpr)> {
 /// its key index; `None` to plan it as usual.
 pub async fn lookup(s: &SqlSession, stmt: &Statement) -> Result<Option<Outcome>, SqlError> {
     match Plan::of(s, stmt) {
-        Some(plan) => plan.answer(s, &plan.value).await,
+        Some(plan) => plan.answer(s, &plan.key).await,
         None => Ok(None),
     }
 }

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use datafusion::sql::sqlparser::ast::{
@@ -96,6 +95,7 @@ impl Template {
         }
     }
 
+    /// The statement as parsed, with its `?` placeholders.
     pub fn statement(&self) -> &Statement {
         &self.stmt
     }
@@ -107,25 +107,26 @@ impl Template {
 pub struct PointPlans(Mutex<Option<Arc<point::Plan>>>);
 
 impl PointPlans {
-    /// The plan for `template` in session `s`, reused when still current;
-    /// `None` when the statement is no point lookup.
-    pub fn get(&self, s: &SqlSession, template: &Template) -> Option<Arc<point::Plan>> {
+    /// The plan for `template` in session `s` and whether it was kept from
+    /// an earlier execution (it is while still current); `None` when the
+    /// statement is no point lookup.
+    pub fn get(&self, s: &SqlSession, template: &Template) -> Option<(Arc<point::Plan>, bool)> {
         let mut kept = self.0.lock().ok()?;
         if let Some(plan) = kept.as_ref().filter(|p| p.current(s)) {
-            s.engine
-                .prepared_plan_reuses
-                .fetch_add(1, Ordering::Relaxed);
-            return Some(plan.clone());
+            return Some((plan.clone(), true));
         }
         *kept = point::Plan::of(s, template.statement()).map(Arc::new);
-        kept.clone()
+        kept.clone().map(|plan| (plan, false))
     }
 }
 
-/// One execution of a prepared point lookup: its plan and the key's value;
-/// the rest is for the general path when the plan cannot answer.
+/// One execution of a prepared point lookup: its plan and the key's value
+/// (the plan's `key` with the parameter in place); the rest is for the
+/// general path when the plan cannot answer.
 pub struct PointExecution {
     pub plan: Arc<point::Plan>,
+    /// The plan was made at an earlier execution.
+    pub reused: bool,
     pub key: Expr,
     pub template: Arc<Template>,
     pub params: Vec<Value>,

@@ -429,6 +429,11 @@ impl SqlSession {
                 }
             }
             Stmt::Point(p) => {
+                if p.reused {
+                    self.engine
+                        .prepared_plan_reuses
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 if let Some(rows) = p.plan.answer(self, &p.key).await? {
                     return Ok(rows);
                 }
@@ -1069,11 +1074,12 @@ impl Session for SqlSession {
         let Some(template) = &stmt.template else {
             return self.execute(Self::classify(&sql)?).await;
         };
-        if let Some(plan) = stmt.point.get(self, template)
-            && let Some(key) = template.value(&plan.value, &params)
+        if let Some((plan, reused)) = stmt.point.get(self, template)
+            && let Some(key) = template.value(&plan.key, &params)
         {
             let point = super::prepared::PointExecution {
                 plan,
+                reused,
                 key,
                 template: template.clone(),
                 params,
