@@ -180,6 +180,18 @@ fn prepared_point_lookups_reuse_their_plan() {
         assert_eq!(got.as_deref(), Some("other one"));
         conn.query_drop("USE pp").await.unwrap();
 
+        // A column added after planning is in `SELECT *`'s next answer.
+        let all = conn.prep("SELECT * FROM t WHERE id = ?").await.unwrap();
+        let row: Option<mysql_async::Row> = conn.exec_first(&all, (1,)).await.unwrap();
+        assert_eq!(row.map(|r| r.len()), Some(3));
+        conn.query_drop("ALTER TABLE t ADD COLUMN extra INT DEFAULT 7")
+            .await
+            .unwrap();
+        let row: Option<mysql_async::Row> = conn.exec_first(&all, (1,)).await.unwrap();
+        let row = row.expect("row 1");
+        assert_eq!(row.len(), 4);
+        assert_eq!(row.get::<i64, _>(3), Some(7));
+
         // A table made again is not the one planned for.
         conn.query_drop(
             "DROP TABLE t; CREATE TABLE t (id BIGINT PRIMARY KEY, code VARCHAR(10) UNIQUE, v VARCHAR(20)); \
