@@ -437,11 +437,12 @@ impl SqlSession {
                 if let Some(rows) = p.plan.answer(self, &p.key).await? {
                     return Ok(rows);
                 }
+                // The plan just tried is the one `execute_sql` would make.
                 let bound = match p.template.bind(&p.params) {
                     Some(bound) => bound,
                     None => Self::parse_one(&p.text)?,
                 };
-                self.execute_sql(bound, p.text).await
+                self.planned_query(bound).await
             }
             Stmt::Own(kind, text) => match kind {
                 OwnKind::Set => admin::set(self, &text).await.map(Outcome::Done),
@@ -828,47 +829,52 @@ impl SqlSession {
         });
     }
 
+    /// A query the point-lookup path did not answer: confined to its key
+    /// range when it has one, under the statement's time limit.
+    async fn planned_query(&mut self, stmt: Statement) -> Result<Outcome, SqlError> {
+        let limit = self.max_execution_time();
+        let deadline = limit.map(|d| tokio::time::Instant::now() + d);
+        let run = async {
+            if super::keyrange::confine(self, &stmt).await? {
+                self.run_in_view(stmt).await
+            } else {
+                self.run_query(stmt, false).await
+            }
+        };
+        let planned = match deadline {
+            Some(at) => tokio::time::timeout_at(at, run)
+                .await
+                .map_err(|_| query_timeout())?,
+            None => run.await,
+        };
+        let (columns, stream) = planned?;
+        let batches = stream.map(|b| b.map_err(df_error));
+        let batches = match deadline {
+            None => batches.boxed(),
+            Some(at) => {
+                futures::stream::unfold((batches.boxed(), false), move |(mut s, done)| async move {
+                    if done {
+                        return None;
+                    }
+                    match tokio::time::timeout_at(at, s.next()).await {
+                        Ok(Some(b)) => Some((b, (s, false))),
+                        Ok(None) => None,
+                        Err(_) => Some((Err(query_timeout()), (s, true))),
+                    }
+                })
+                .boxed()
+            }
+        };
+        Ok(Outcome::Rows(RowStream { columns, batches }))
+    }
+
     async fn execute_sql(&mut self, stmt: Statement, text: String) -> Result<Outcome, SqlError> {
         match stmt {
             Statement::Query(_) | Statement::Explain { .. } => {
                 if let Some(rows) = super::point::lookup(self, &stmt).await? {
                     return Ok(rows);
                 }
-                let limit = self.max_execution_time();
-                let deadline = limit.map(|d| tokio::time::Instant::now() + d);
-                let run = async {
-                    if super::keyrange::confine(self, &stmt).await? {
-                        self.run_in_view(stmt).await
-                    } else {
-                        self.run_query(stmt, false).await
-                    }
-                };
-                let planned = match deadline {
-                    Some(at) => tokio::time::timeout_at(at, run)
-                        .await
-                        .map_err(|_| query_timeout())?,
-                    None => run.await,
-                };
-                let (columns, stream) = planned?;
-                let batches = stream.map(|b| b.map_err(df_error));
-                let batches = match deadline {
-                    None => batches.boxed(),
-                    Some(at) => futures::stream::unfold(
-                        (batches.boxed(), false),
-                        move |(mut s, done)| async move {
-                            if done {
-                                return None;
-                            }
-                            match tokio::time::timeout_at(at, s.next()).await {
-                                Ok(Some(b)) => Some((b, (s, false))),
-                                Ok(None) => None,
-                                Err(_) => Some((Err(query_timeout()), (s, true))),
-                            }
-                        },
-                    )
-                    .boxed(),
-                };
-                Ok(Outcome::Rows(RowStream { columns, batches }))
+                self.planned_query(stmt).await
             }
             Statement::StartTransaction { .. } => {
                 self.commit_txn().await?;
